@@ -1,0 +1,196 @@
+"""Attribution methods by name, Captum underneath.
+
+Every method sees only a Scorer (embeddings -> scores) and returns one score
+per token of the explanation. Nothing is hooked or changed on the model, so one
+model can be explained from many threads at once.
+"""
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from captum.attr import FeatureAblation, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
+
+from .errors import ExplainerError
+from .scoring import BASELINES, OUTPUTS, Scorer
+from .words import AGGREGATIONS
+
+INTEGRATIONS = ("gausslegendre", "riemann_trapezoid")
+_RNG_LOCK = threading.Lock()  # SmoothGrad's noise comes from torch's global generator
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Per-token scores and the method's convergence delta (None where it has none)."""
+
+    token_scores: np.ndarray
+    delta: float | None = None
+
+
+@dataclass(frozen=True)
+class Option:
+    default: Any
+    choices: tuple | None = None  # allowed values, for text options
+    low: float | None = None  # inclusive range, for numbers
+    high: float | None = None
+    kind: type = str
+    help: str = ""
+
+    def check(self, name: str, value):
+        if self.choices is not None:
+            if value not in self.choices:
+                raise ExplainerError(f"Option {name}={value!r} is not allowed; use one of {', '.join(map(str, self.choices))}.")
+            return value
+        try:
+            if isinstance(value, bool) or (self.kind is int and isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            value = self.kind(value)
+        except (TypeError, ValueError):
+            raise ExplainerError(f"Option {name} must be a {self.kind.__name__}, got {value!r}.") from None
+        if not (self.low <= value <= self.high):
+            raise ExplainerError(f"Option {name}={value} is out of range; use {self.low} to {self.high}.")
+        return value
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    title: str
+    run: Callable[[Scorer, dict, "np.ndarray | None"], Attribution]
+    options: Mapping[str, Option]
+    signed: bool  # False: scores are magnitudes (saliency-style)
+    has_baseline: bool
+    help: str = ""
+    needs_words: bool = False  # run() takes the token -> word feature map
+
+    def resolve(self, given: Mapping[str, Any], default_baseline: str) -> dict:
+        """Defaults filled in, every value checked; unknown names rejected."""
+        unknown = sorted(set(given) - set(self.options))
+        if unknown:
+            raise ExplainerError(f"Method {self.name} has no option {', '.join(unknown)}; "
+                                 f"its options are {', '.join(self.options)}.")
+        resolved = {}
+        for name, opt in self.options.items():
+            value = given.get(name, opt.default)
+            if name == "baseline" and value is None:
+                value = default_baseline
+            resolved[name] = opt.check(name, value)
+        return resolved
+
+
+def _fold(scorer: Scorer, per_input: tuple[torch.Tensor, ...], n_tokens: int, square: bool = False) -> np.ndarray:
+    """Per-position scores of every embedding use -> one score per token."""
+    out = np.zeros(n_tokens, dtype=np.float64)
+    for values, owners in zip(per_input, scorer.owners):
+        v = values.detach().double().cpu().numpy().reshape(-1)
+        np.add.at(out, owners.reshape(-1), v * v if square else v)
+    return np.sqrt(out) if square else out
+
+
+def _grad_norm(scorer: Scorer, grads: tuple[torch.Tensor, ...], n_tokens: int) -> np.ndarray:
+    """L2 norm of each token's gradient over all its embedding uses."""
+    return _fold(scorer, tuple(g.norm(dim=-1) for g in grads), n_tokens, square=True)
+
+
+def _n_tokens(scorer: Scorer) -> int:
+    return int(max(o.max() for o in scorer.owners)) + 1
+
+
+def _leaves(inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """Private copies that take gradients (the scorer's tensors stay untouched)."""
+    return tuple(x.detach().clone().requires_grad_(True) for x in inputs)
+
+
+def _integrated_gradients(scorer: Scorer, opts: dict, words=None) -> Attribution:
+    ig = IntegratedGradients(scorer.forward)
+    attrs, delta = ig.attribute(scorer.inputs, baselines=scorer.baselines, n_steps=opts["n_steps"],
+                                method=opts["integration"], internal_batch_size=opts["internal_batch_size"],
+                                return_convergence_delta=True)
+    return Attribution(_fold(scorer, tuple(a.sum(-1) for a in attrs), _n_tokens(scorer)), float(delta.reshape(-1)[0]))
+
+
+def _saliency(scorer: Scorer, opts: dict, words=None) -> Attribution:
+    grads = Saliency(scorer.forward).attribute(_leaves(scorer.inputs), abs=False)
+    return Attribution(_grad_norm(scorer, grads, _n_tokens(scorer)))
+
+
+def _input_x_gradient(scorer: Scorer, opts: dict, words=None) -> Attribution:
+    attrs = InputXGradient(scorer.forward).attribute(_leaves(scorer.inputs))
+    return Attribution(_fold(scorer, tuple(a.sum(-1) for a in attrs), _n_tokens(scorer)))
+
+
+def _smoothgrad(scorer: Scorer, opts: dict, words=None) -> Attribution:
+    stdevs = tuple(float(opts["noise"] * (x.max() - x.min())) for x in scorer.inputs)
+    tunnel = NoiseTunnel(Saliency(scorer.forward))
+    with _RNG_LOCK, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(opts["seed"])
+        grads = tunnel.attribute(scorer.inputs, nt_type="smoothgrad", nt_samples=opts["samples"],
+                                 nt_samples_batch_size=opts["internal_batch_size"], stdevs=stdevs, abs=False)
+    return Attribution(_grad_norm(scorer, grads, _n_tokens(scorer)))
+
+
+def _occlusion(scorer: Scorer, opts: dict, words: np.ndarray) -> Attribution:
+    """Replace one word at a time (all its pieces, in every embedding use) by the baseline token.
+
+    ``words[t]`` is token t's word, or -1 for special tokens (never replaced:
+    their baseline equals the input). A word's score is shared evenly by its pieces.
+    """
+    n_words = int(words.max()) + 1
+    feature = np.where(words < 0, n_words, words)
+    masks = tuple(torch.as_tensor(feature[o], device=x.device).reshape(1, -1, 1).expand_as(x)
+                  for o, x in zip(scorer.owners, scorer.inputs))
+    attrs = FeatureAblation(scorer.forward).attribute(scorer.inputs, baselines=scorer.baselines, feature_mask=masks,
+                                                      perturbations_per_eval=opts["internal_batch_size"])
+    per_feature = np.zeros(n_words + 1)
+    per_feature[feature[scorer.owners[0]]] = attrs[0][0, :, 0].double().cpu().numpy()
+    counts = np.bincount(feature, minlength=n_words + 1)
+    return Attribution(np.where(words < 0, 0.0, per_feature[feature] / counts[feature]))
+
+
+_COMMON = {
+    "output": Option("probability", choices=OUTPUTS, help="explain the probability or the raw logit"),
+    "aggregation": Option("sum", choices=AGGREGATIONS, help="how word pieces make a word's score"),
+}
+_BATCH = Option(16, low=1, high=1024, kind=int, help="examples per forward pass (memory bound)")
+_BASELINE = Option(None, choices=BASELINES + (None,), help="token that replaces the text (special tokens kept)")
+
+METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
+    Method("integrated_gradients", "Integrated Gradients", _integrated_gradients, {
+        "n_steps": Option(50, low=1, high=2000, kind=int, help="integration steps"),
+        "integration": Option("gausslegendre", choices=INTEGRATIONS, help="quadrature rule"),
+        "baseline": _BASELINE, "internal_batch_size": _BATCH, **_COMMON,
+    }, signed=True, has_baseline=True,
+        help="Path integral of gradients from a baseline text to the input; sums to F(x) - F(baseline)."),
+    Method("saliency", "Saliency (gradient norm)", _saliency, {**_COMMON}, signed=False, has_baseline=False,
+           help="L2 norm of the gradient of the score with respect to each token's embedding."),
+    Method("input_x_gradient", "Input x Gradient", _input_x_gradient, {**_COMMON}, signed=True, has_baseline=False,
+           help="Gradient times embedding, summed over the embedding dimensions."),
+    Method("smoothgrad", "SmoothGrad", _smoothgrad, {
+        "samples": Option(20, low=1, high=500, kind=int, help="noisy copies averaged"),
+        "noise": Option(0.1, low=0.0, high=1.0, kind=float, help="noise std as a fraction of the embeddings' range"),
+        "seed": Option(0, low=0, high=2**31 - 1, kind=int, help="random seed, for reproducible noise"),
+        "internal_batch_size": _BATCH, **_COMMON,
+    }, signed=False, has_baseline=False,
+        help="Saliency averaged over noisy copies of the embeddings (Captum NoiseTunnel)."),
+    Method("occlusion", "Occlusion (word removal)", _occlusion, {
+        "baseline": Option("mask", choices=BASELINES, help="token that replaces each word"),
+        "internal_batch_size": _BATCH, **_COMMON,
+    }, signed=True, has_baseline=True, needs_words=True,
+        help="Score drop when one word is replaced by the baseline token (Captum FeatureAblation)."),
+)})
+
+
+def method(name: str) -> Method:
+    if name not in METHODS:
+        raise ExplainerError(f"Unknown method {name!r}; choose one of {', '.join(METHODS)}.")
+    return METHODS[name]
+
+
+def attribute(m: Method, scorer: Scorer, opts: dict, words: np.ndarray | None = None) -> Attribution:
+    """Run one method; gradients on, whatever the caller's grad mode."""
+    with torch.enable_grad():
+        return m.run(scorer, opts, words)

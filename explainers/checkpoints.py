@@ -1,0 +1,395 @@
+"""Resolve and load a checkpoint (built-in, local folder or hub id) into a
+Classifier, and keep every model-family difference in one place.
+
+The seam the attribution methods stand on is `Family.logits_from_embeddings`:
+word embeddings in, logits out. Which embedding module to use, how position ids
+are made, which token the classifier reads, and BART feeding the text to both
+encoder and decoder are all decided here and nowhere else.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import urlparse
+
+import numpy as np
+import torch
+
+from .errors import ExplainerError
+
+BUILTIN_PREFIX = "builtin:"
+_GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
+
+
+# --------------------------------------------------------------------------- families
+
+
+@dataclass(frozen=True)
+class Family:
+    """How one model family turns word embeddings into logits.
+
+    positions: "absolute" (0..T-1, the model's default) or "from_ids"
+    (RoBERTa-style: padding_idx + 1 + running count of non-pad ids), passed
+    explicitly so that a baseline of pad ids keeps the input's positions.
+    reads: the token the classification head reads ("first" = CLS, "eos" =
+    the final EOS of BART's decoder).
+    """
+
+    name: str
+    model_types: tuple[str, ...]
+    positions: str = "absolute"
+    reads: str = "first"
+    default_baseline: str = "pad"
+    encoder_decoder: bool = False
+    token_types: bool = False
+
+    # -- ids -> model inputs --------------------------------------------------
+    def position_ids(self, model, input_ids: torch.Tensor) -> torch.Tensor | None:
+        if self.positions != "from_ids":
+            return None
+        pad = model.config.pad_token_id
+        mask = input_ids.ne(pad).int()
+        return (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + pad
+
+    def embedding_modules(self, model) -> tuple[torch.nn.Module, ...]:
+        """The word-embedding lookups the forward pass really calls, in order."""
+        if self.encoder_decoder:
+            return (model.get_encoder().embed_tokens, model.get_decoder().embed_tokens)
+        return (model.get_input_embeddings(),)
+
+    def embedding_ids(self, model, input_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The ids each embedding use looks up: BART's decoder sees the text shifted right."""
+        if self.encoder_decoder:
+            return (input_ids, shift_right(input_ids, model.config))
+        return (input_ids,)
+
+    def owners(self, n_tokens: int) -> tuple[np.ndarray, ...]:
+        """For each embedding use, the text token each position stands for.
+
+        BART's decoder position i holds token i-1; its position 0 (the decoder
+        start token, an EOS) is credited to the final EOS token.
+        """
+        own = np.arange(n_tokens)
+        if self.encoder_decoder:
+            return (own, np.concatenate([[n_tokens - 1], own[:-1]]))
+        return (own,)
+
+    def embed(self, model, input_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(m(ids) for m, ids in zip(self.embedding_modules(model), self.embedding_ids(model, input_ids)))
+
+    # -- forward passes -------------------------------------------------------
+    def logits_from_embeddings(self, model, embeddings: Sequence[torch.Tensor], attention_mask: torch.Tensor,
+                               position_ids: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                               eos_index: int | None = None) -> torch.Tensor:
+        """Logits [B, labels] from word embeddings; the attribution seam."""
+        if self.encoder_decoder:
+            out = model.model(inputs_embeds=embeddings[0], decoder_inputs_embeds=embeddings[1],
+                              attention_mask=attention_mask, use_cache=False)
+            return model.classification_head(out.last_hidden_state[:, eos_index, :])
+        kwargs: dict[str, Any] = {"inputs_embeds": embeddings[0], "attention_mask": attention_mask}
+        if position_ids is not None:
+            kwargs["position_ids"] = position_ids
+        if token_type_ids is not None and self.token_types:
+            kwargs["token_type_ids"] = token_type_ids
+        return model(**kwargs).logits
+
+    def plain_logits(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     position_ids: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+        """The model's own forward pass from ids, as a user would call it."""
+        kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.positions == "from_ids":
+            kwargs["position_ids"] = position_ids if position_ids is not None else self.position_ids(model, input_ids)
+        if token_type_ids is not None and self.token_types:
+            kwargs["token_type_ids"] = token_type_ids
+        if self.encoder_decoder:
+            kwargs["use_cache"] = False
+        return model(**kwargs).logits
+
+
+def shift_right(input_ids: torch.Tensor, config) -> torch.Tensor:
+    """BART's decoder input: the ids shifted one to the right after the start token."""
+    shifted = input_ids.new_full(input_ids.shape, config.pad_token_id)
+    shifted[:, 1:] = input_ids[:, :-1]
+    shifted[:, 0] = config.decoder_start_token_id
+    return shifted
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("BERT", ("bert",), token_types=True),
+    Family("DistilBERT", ("distilbert",)),
+    Family("RoBERTa", ("roberta",), positions="from_ids"),
+    Family("BART", ("bart",), reads="eos", encoder_decoder=True),
+)
+
+
+def family_of(model_type: str) -> Family:
+    for fam in FAMILIES:
+        if model_type in fam.model_types:
+            return fam
+    names = ", ".join(f.name for f in FAMILIES)
+    raise ExplainerError(
+        f"Model type {model_type!r} is not supported yet. Supported families: {names}. "
+        "Pick a sequence-classification checkpoint of one of them."
+    )
+
+
+# --------------------------------------------------------------------------- classifier
+
+
+@dataclass(frozen=True, eq=False)
+class Classifier:
+    """A loaded text classifier, shared read-only by every caller and thread.
+
+    ``model``, ``tokenizer`` and ``labels`` can be handed to other tools. The
+    model is never mutated after loading: no hooks, no renamed labels, no
+    flipped settings.
+    """
+
+    checkpoint: str
+    model: Any
+    tokenizer: Any
+    labels: tuple[str, ...]
+    family: Family
+    multi_label: bool
+    max_length: int
+    revision: str | None = None
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def label_index(self, target: str | int | None, default: int) -> int:
+        """A label given by name or index -> its index; None -> ``default``."""
+        if target is None:
+            return default
+        if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+            if 0 <= int(target) < len(self.labels):
+                return int(target)
+        elif isinstance(target, str):
+            if target in self.labels:
+                return self.labels.index(target)
+            if target.strip().lstrip("-").isdigit() and 0 <= int(target) < len(self.labels):
+                return int(target)
+        raise ExplainerError(
+            f"Unknown target {target!r}. This model's labels are: "
+            + ", ".join(f"{i}={name}" for i, name in enumerate(self.labels)) + "."
+        )
+
+    def facts(self) -> dict:
+        """What a page shows next to the picker."""
+        cfg = self.model.config
+        return {
+            "checkpoint": self.checkpoint,
+            "family": self.family.name,
+            "layers": getattr(cfg, "num_hidden_layers", None),
+            "heads": getattr(cfg, "num_attention_heads", None),
+            "labels": list(self.labels),
+            "parameters": sum(p.numel() for p in self.model.parameters()),
+            "multi_label": self.multi_label,
+            "max_tokens": self.max_length,
+        }
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str] | None = None,
+         device: str | None = None) -> Classifier:
+    """Load a sequence classifier from ``builtin:<name>``, a local folder or a hub id.
+
+    ``label_names`` gives display names to checkpoints whose labels are
+    ``LABEL_0``, ``LABEL_1``, ...; they live on the Classifier, not the model.
+    """
+    if not isinstance(checkpoint, str) or not checkpoint.strip():
+        raise ExplainerError("No checkpoint given. Use a hub id such as "
+                             "'distilbert-base-uncased-finetuned-sst-2-english', a local folder, or 'builtin:sst2'.")
+    checkpoint = checkpoint.strip()
+    if revision is not None and (not isinstance(revision, str) or not re.fullmatch(r"[\w./-]{1,128}", revision)):
+        raise ExplainerError(f"Invalid revision {revision!r}: use a branch, tag or commit hash.")
+    builtin = checkpoint.startswith(BUILTIN_PREFIX)
+    if builtin:
+        from .builtins import materialize
+
+        source, where = str(materialize(checkpoint[len(BUILTIN_PREFIX):])), "builtin"
+    elif os.path.isdir(checkpoint):
+        source, where = checkpoint, "local"
+    else:
+        _check_hub_id(checkpoint)
+        source, where = checkpoint, "hub"
+
+    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+
+    common = {"revision": revision, "trust_remote_code": False}
+    config = _fetch(AutoConfig.from_pretrained, source, where, common)
+    family = family_of(getattr(config, "model_type", None))
+    archs = getattr(config, "architectures", None) or []
+    if not builtin and not any(a.endswith("ForSequenceClassification") for a in archs):
+        raise ExplainerError(
+            f"{checkpoint!r} is not a text classifier (its architecture is {', '.join(archs) or 'unknown'}). "
+            "Pick a checkpoint fine-tuned for sequence classification."
+        )
+    tokenizer = _fetch(AutoTokenizer.from_pretrained, source, where, common)
+    if not getattr(tokenizer, "is_fast", False):
+        raise ExplainerError(f"{checkpoint!r} has no fast tokenizer; explanations need its character offsets.")
+    model = _fetch(AutoModelForSequenceClassification.from_pretrained, source, where,
+                   {**common, "dtype": torch.float32})
+    model.eval()
+    target_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    model.to(target_device)
+
+    labels = tuple(str(config.id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels))
+    if label_names is not None:
+        labels = _rename(labels, label_names)
+    elif len(set(labels)) != len(labels):
+        raise ExplainerError(f"{checkpoint!r} has duplicate label names {labels}; give label_names at load time.")
+
+    pos_limit = getattr(config, "max_position_embeddings", 512) or 512
+    if family.positions == "from_ids":
+        pos_limit -= (config.pad_token_id or 0) + 1
+    max_length = int(min(pos_limit, tokenizer.model_max_length or pos_limit, 1024))
+
+    return Classifier(
+        checkpoint=checkpoint,
+        model=model,
+        tokenizer=tokenizer,
+        labels=labels,
+        family=family,
+        multi_label=getattr(config, "problem_type", None) == "multi_label_classification",
+        max_length=max_length,
+        revision=revision,
+        provenance=_provenance(checkpoint, source, where, revision, config),
+    )
+
+
+def _rename(labels: tuple[str, ...], names: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",")]
+    names = tuple(str(n).strip() for n in names)
+    if len(names) != len(labels):
+        raise ExplainerError(f"Got {len(names)} label names for a model with {len(labels)} labels ({', '.join(labels)}).")
+    if any(not n for n in names) or len(set(names)) != len(names):
+        raise ExplainerError("Label names must be non-empty and distinct.")
+    if not all(_GENERIC_LABEL.match(l) for l in labels):
+        raise ExplainerError(f"This model already names its labels ({', '.join(labels)}); "
+                             "display names are for LABEL_0-style labels only.")
+    return names
+
+
+def _check_hub_id(checkpoint: str) -> None:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(checkpoint)
+    except HFValidationError:
+        raise ExplainerError(
+            f"{checkpoint!r} is neither a built-in checkpoint, a local folder, nor a valid hub id "
+            "('owner/name' or 'name'). Built-ins: " + ", ".join(_builtin_names()) + "."
+        ) from None
+
+
+def _builtin_names() -> list[str]:
+    from .builtins import BUILTINS
+
+    return [BUILTIN_PREFIX + n for n in BUILTINS]
+
+
+_REACH_LOCK = threading.Lock()
+_REACH_CACHE: dict[str, tuple[float, bool]] = {}
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub endpoint answers a TCP connect; cached for a minute.
+
+    transformers retries an unreachable hub for ~25 s; this says no in seconds.
+    """
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    host, port = url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
+    with _REACH_LOCK:
+        seen = _REACH_CACHE.get(host)
+        if seen and time.monotonic() - seen[0] < 60:
+            return seen[1]
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            ok = True
+    except OSError:
+        ok = False
+    with _REACH_LOCK:
+        _REACH_CACHE[host] = (time.monotonic(), ok)
+    return ok
+
+
+def _fetch(loader, source: str, where: str, kwargs: dict):
+    """Call a from_pretrained loader, turning hub and file errors into ExplainerError."""
+    if where != "hub":
+        kwargs = {**kwargs, "local_files_only": True}
+    elif not hub_reachable():
+        kwargs = {**kwargs, "local_files_only": True}
+    try:
+        return loader(source, **kwargs)
+    except ExplainerError:
+        raise
+    except Exception as err:  # transformers/huggingface_hub raise many types; the caller gets one
+        raise _load_error(source, where, kwargs, err) from None
+
+
+def _load_error(source: str, where: str, kwargs: dict, err: Exception) -> ExplainerError:
+    text = str(err)
+    name = type(err).__name__
+    if where == "hub" and kwargs.get("local_files_only"):
+        return ExplainerError(
+            f"Cannot reach the Hugging Face Hub to download {source!r}, and it is not in the local cache. "
+            "Check the network (or HF_ENDPOINT), or use a built-in checkpoint such as 'builtin:sst2' "
+            "or a local folder."
+        )
+    if "RepositoryNotFound" in name or "404" in text or "is not a local folder and is not a valid model" in text:
+        return ExplainerError(f"No model {source!r} on the Hugging Face Hub (or it is private/gated). Check the id.")
+    if "RevisionNotFound" in name:
+        return ExplainerError(f"Revision {kwargs.get('revision')!r} of {source!r} does not exist.")
+    if "trust_remote_code" in text:
+        return ExplainerError(f"{source!r} needs custom code from its repository, which this tool never runs.")
+    first = text.strip().splitlines()[0][:300] if text.strip() else name
+    return ExplainerError(f"Could not load {source!r} ({where}): {first}")
+
+
+def _provenance(checkpoint: str, source: str, where: str, revision: str | None, config) -> dict:
+    import captum
+    import transformers
+
+    from . import __version__
+
+    prov = {
+        "checkpoint": checkpoint,
+        "source": where,
+        "revision": revision or getattr(config, "_commit_hash", None),
+        "explainers": __version__,
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "captum": captum.__version__,
+    }
+    if where != "hub":
+        prov["content_sha256"] = folder_hash(Path(source))
+    return prov
+
+
+def folder_hash(folder: Path) -> str:
+    """sha256 over a checkpoint folder's config, tokenizer and weight files."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file() and path.suffix in {".json", ".safetensors", ".bin", ".txt", ".model"}:
+            digest.update(path.name.encode())
+            with path.open("rb") as fh:
+                for chunk in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()

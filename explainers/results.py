@@ -1,0 +1,149 @@
+"""Plain result records: frozen dataclasses of numpy arrays and Python scalars.
+
+Results never hold torch tensors, so they can be cached, pickled, compared in
+tests, serialised to JSON and rendered by any page or notebook.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import ExplainerError
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The model's decision on one text: top label and every label's score."""
+
+    label: str
+    scores: Mapping[str, float]
+    multi_label: bool = False
+
+    def to_dict(self) -> dict:
+        return {"label": self.label, "scores": dict(self.scores), "multi_label": self.multi_label}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Prediction":
+        return cls(label=data["label"], scores=dict(data["scores"]), multi_label=data["multi_label"])
+
+
+@dataclass(frozen=True)
+class Word:
+    """A word of the original text: ``text == original[start:end]``.
+
+    ``tokens`` are the indices of the word pieces folded into ``score``.
+    """
+
+    text: str
+    start: int
+    end: int
+    score: float
+    tokens: tuple[int, ...] = ()
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "start": self.start, "end": self.end,
+                "score": self.score, "tokens": list(self.tokens)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Word":
+        return cls(data["text"], data["start"], data["end"], data["score"], tuple(data["tokens"]))
+
+
+_ARRAYS = ("token_scores", "token_offsets", "special_tokens")
+
+
+@dataclass(frozen=True, eq=False)
+class Explanation:
+    """Why the model gave ``target`` its score on ``text``.
+
+    ``token_scores`` are raw attributions, one per token, special tokens
+    included; for integrated gradients they sum to ``score - baseline_score``
+    up to ``delta``. Normalising them is a display choice.
+    """
+
+    text: str
+    tokens: tuple[str, ...]
+    token_offsets: np.ndarray  # [T, 2] character spans into text; (0, 0) for special tokens
+    special_tokens: np.ndarray  # [T] bool
+    token_scores: np.ndarray  # [T] float64
+    words: tuple[Word, ...]
+    target: str
+    score: float  # F(x): the explained number, from a plain forward pass
+    baseline_score: float | None  # F(x'), where the method has a baseline
+    delta: float | None  # convergence delta, where the method has one
+    method: str
+    options: Mapping[str, Any]
+    provenance: Mapping[str, Any]
+    prediction: Prediction
+    truncated: bool = False  # True when the text was longer than the model's input
+    extras: Mapping[str, Any] = field(default_factory=dict)  # room for later fields
+    schema_version: int = SCHEMA_VERSION
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in _ARRAYS:
+                value = value.tolist()
+            elif f.name == "words":
+                value = [w.to_dict() for w in value]
+            elif f.name == "prediction":
+                value = value.to_dict()
+            elif f.name == "tokens":
+                value = list(value)
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            out[f.name] = value
+        return out
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent, ensure_ascii=False, allow_nan=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping) -> "Explanation":
+        version = data.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ExplainerError(
+                f"This explanation has schema version {version!r}; this version of explainers "
+                f"reads version {SCHEMA_VERSION}. Recompute it with the current version."
+            )
+        kwargs = dict(data)
+        kwargs["tokens"] = tuple(data["tokens"])
+        kwargs["token_scores"] = np.asarray(data["token_scores"], dtype=np.float64)
+        kwargs["token_offsets"] = np.asarray(data["token_offsets"], dtype=np.int64).reshape(-1, 2)
+        kwargs["special_tokens"] = np.asarray(data["special_tokens"], dtype=bool)
+        kwargs["words"] = tuple(Word.from_dict(w) for w in data["words"])
+        kwargs["prediction"] = Prediction.from_dict(data["prediction"])
+        return cls(**kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Explanation":
+        try:
+            data = json.loads(text)
+        except (TypeError, json.JSONDecodeError) as err:
+            raise ExplainerError(f"Not an explanation in JSON: {err}") from None
+        if not isinstance(data, dict):
+            raise ExplainerError("Not an explanation in JSON: expected an object.")
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError) as err:
+            if isinstance(err, ExplainerError):
+                raise
+            raise ExplainerError(f"Not an explanation in JSON: {err!r} is missing or malformed.") from None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Explanation):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    __hash__ = None  # mutable-looking arrays inside: not hashable
+
+    def _repr_html_(self) -> str:
+        from .html import explanation_html
+
+        return explanation_html(self)

@@ -1,0 +1,35 @@
+"""The command line prints the prediction and word scores, or JSON, or a clear error."""
+import json
+import subprocess
+import sys
+
+import explainers as ex
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "explainers", "explain", *args], capture_output=True, text=True,
+                          timeout=300)
+
+
+def test_cli_json(tiny_folder):
+    out = run("--checkpoint", str(tiny_folder("bert")), "--text", "a gripping film", "--json",
+              "--option", "n_steps=20", "--target", "positive")
+    assert out.returncode == 0, out.stderr
+    exp = ex.Explanation.from_json(out.stdout)
+    assert exp.target == "positive" and exp.options["n_steps"] == 20
+    assert [w.text for w in exp.words] == ["a", "gripping", "film"]
+
+
+def test_cli_table(tiny_folder):
+    out = run("--checkpoint", str(tiny_folder("bart")), "--text", "a <b>bold</b> film", "--method", "saliency")
+    assert out.returncode == 0, out.stderr
+    assert "prediction:" in out.stdout and "bold" in out.stdout
+
+
+def test_cli_error_is_one_line_not_a_traceback(tiny_folder):
+    out = run("--checkpoint", str(tiny_folder("bert")), "--text", "   ")
+    assert out.returncode == 2
+    assert out.stderr.strip().startswith("error: The text is empty")
+    assert "Traceback" not in out.stderr
+    out = run("--checkpoint", str(tiny_folder("bert")), "--text", "ok", "--option", "n_steps=-3")
+    assert out.returncode == 2 and "out of range" in out.stderr and "Traceback" not in out.stderr
