@@ -10,10 +10,11 @@ This package never imports streamlit: pages, the CLI and notebooks share it.
 __version__ = "0.1.0"
 
 from .api import explain, predict
+from .attention import attention
 from .attribution import METHODS
 from .checkpoints import FAMILIES, Classifier, load
 from .errors import ExplainerError
-from .results import Explanation, Prediction, Word
+from .results import AttentionMaps, Explanation, Prediction, Word
 
-__all__ = ["load", "predict", "explain", "METHODS", "FAMILIES", "Classifier", "Explanation", "Prediction",
+__all__ = ["load", "predict", "explain", "attention", "AttentionMaps", "METHODS", "FAMILIES", "Classifier", "Explanation", "Prediction",
            "Word", "ExplainerError", "__version__"]

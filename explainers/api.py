@@ -44,7 +44,6 @@ def predict(clf: Classifier, texts: str | Sequence[str], batch_size: int = 32) -
             check_text(text)
         except ExplainerError as err:
             raise ExplainerError(f"Text {i + 1}: {err}") from None
-    out: list[Prediction] = []
     order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
     results: dict[int, Prediction] = {}
     for start in range(0, len(texts), batch_size):
@@ -57,8 +56,7 @@ def predict(clf: Classifier, texts: str | Sequence[str], batch_size: int = 32) -
         probs = squash(logits.float(), clf.multi_label, "probability").cpu().numpy()
         for i, p in zip(idx, probs):
             results[int(i)] = _prediction(clf, p)
-    out = [results[i] for i in range(len(texts))]
-    return out
+    return [results[i] for i in range(len(texts))]
 
 
 def explain(clf: Classifier, text: str, method: str = "integrated_gradients", target: str | int | None = None,
@@ -74,11 +72,12 @@ def explain(clf: Classifier, text: str, method: str = "integrated_gradients", ta
     opts = m.resolve(options, clf.family.default_baseline)
     started = time.perf_counter()
     enc = encode(clf, text)
-    probs = plain_scores(clf, enc).cpu().numpy()
+    logits = plain_scores(clf, enc, output="logit")
+    probs = squash(logits, clf.multi_label, "probability").cpu().numpy()
     prediction = _prediction(clf, probs)
     target_index = clf.label_index(target, default=int(np.argmax(probs)))
     output = opts["output"]
-    scores = plain_scores(clf, enc, output=output)
+    scores = squash(logits, clf.multi_label, output)
     baseline = opts.get("baseline")
     scorer = classification_scorer(clf, enc, target_index, baseline or "pad", output)
     baseline_score = float(plain_scores(clf, enc, scorer.baseline_ids, output)[target_index]) if baseline else None

@@ -125,6 +125,13 @@ FAMILIES: tuple[Family, ...] = (
     Family("BERT", ("bert",), token_types=True),
     Family("DistilBERT", ("distilbert",)),
     Family("RoBERTa", ("roberta",), positions="from_ids"),
+    Family("XLM-RoBERTa", ("xlm-roberta",), positions="from_ids"),
+    # Relative attention and no absolute positions: a zero (pad) embedding feeding LayerNorm with
+    # eps 1e-7 makes the IG path near-singular, so the mask token is the default baseline.
+    Family("DeBERTa-v2/v3", ("deberta-v2",), default_baseline="mask"),
+    Family("ELECTRA", ("electra",), token_types=True),  # embeddings smaller than hidden: projected inside
+    Family("ALBERT", ("albert",), token_types=True),  # factorised embeddings
+    Family("MPNet", ("mpnet",), positions="from_ids"),
     Family("BART", ("bart",), reads="eos", encoder_decoder=True),
 )
 

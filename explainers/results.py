@@ -147,3 +147,35 @@ class Explanation:
         from .html import explanation_html
 
         return explanation_html(self)
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionMaps:
+    """Attention weights of every layer and head, numpy [layers, heads, T, T].
+
+    ``reads`` is the position whose representation the classification head
+    reads: 0 (CLS) for encoders; for BART the decoder position of the final
+    EOS. BART also has decoder self-attention (over ``decoder_tokens``, the
+    text shifted right after the decoder start token) and cross-attention
+    [layers, heads, decoder T, encoder T].
+    """
+
+    text: str
+    tokens: tuple[str, ...]
+    special_tokens: np.ndarray
+    token_offsets: np.ndarray
+    weights: np.ndarray
+    reads: int
+    truncated: bool = False
+    checkpoint: str = ""
+    decoder_tokens: tuple[str, ...] | None = None
+    decoder_weights: np.ndarray | None = None
+    cross_weights: np.ndarray | None = None
+
+    @property
+    def layers(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def heads(self) -> int:
+        return int(self.weights.shape[1])

@@ -48,13 +48,14 @@ def test_ig_completeness_against_plain_forward_passes(tiny, family):
     clf = tiny(family)
     for text in TEXTS:
         ids, mask, positions = encoded(clf, text)
-        base = baseline_of(clf, ids, clf.tokenizer.pad_token_id)
+        base = baseline_of(clf, ids, getattr(clf.tokenizer, f"{clf.family.default_baseline}_token_id"))
         gaps = [plain_probability(clf, ids, mask, positions, k) - plain_probability(clf, base, mask, positions, k)
                 for k in range(len(clf.labels))]
         target = int(np.argmax(np.abs(gaps)))  # the label whose score moves most
         gap = gaps[target]
         assert abs(gap) > 1e-3, "tiny model too flat for a meaningful check"
         exp = ex.explain(clf, text, target=target, n_steps=2000, internal_batch_size=500)
+        assert exp.options["baseline"] == clf.family.default_baseline  # the result says which baseline
         f_x = plain_probability(clf, ids, mask, positions, target)
         f_base = plain_probability(clf, base, mask, positions, target)
         assert exp.score == pytest.approx(f_x, abs=1e-6)

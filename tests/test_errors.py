@@ -66,7 +66,7 @@ def test_unsupported_model_names_supported_families(tmp_path):
     tok = tiny_models.bytelevel_tokenizer()
     GPT2ForSequenceClassification(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=len(tok))).save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
-    with pytest.raises(ex.ExplainerError, match="BERT, DistilBERT, RoBERTa, BART"):
+    with pytest.raises(ex.ExplainerError, match="BERT, DistilBERT, RoBERTa, XLM-RoBERTa, DeBERTa-v2/v3, ELECTRA, ALBERT, MPNet, BART"):
         ex.load(str(tmp_path))
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import (BartConfig, BartForSequenceClassification, BertConfig, BertForSequenceClassification,
-                          DistilBertConfig, DistilBertForSequenceClassification, PreTrainedTokenizerFast,
-                          RobertaConfig, RobertaForSequenceClassification)
+from transformers import (AlbertConfig, AlbertForSequenceClassification, BartConfig, BartForSequenceClassification,
+                          BertConfig, BertForSequenceClassification, DebertaV2Config,
+                          DebertaV2ForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification,
+                          ElectraConfig, ElectraForSequenceClassification, MPNetConfig, MPNetForSequenceClassification,
+                          PreTrainedTokenizerFast, RobertaConfig, RobertaForSequenceClassification, XLMRobertaConfig,
+                          XLMRobertaForSequenceClassification)
 
 CORPUS = [
     "This is awesome anyone thinking to buy should blindly go for it",
@@ -26,28 +29,62 @@ CORPUS = [
     "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 .,;:!?'\"()-",
 ]
 LABELS = ["negative", "neutral", "positive"]
-FAMILY_NAMES = ("bert", "distilbert", "roberta", "bart")
+FAMILY_NAMES = ("bert", "distilbert", "roberta", "bart", "xlm-roberta", "deberta-v2", "deberta-v3", "electra",
+                "albert", "mpnet")
 
 
-def wordpiece_tokenizer() -> PreTrainedTokenizerFast:
-    """WordPiece with a vocabulary made deterministically (the trainer breaks ties at random):
-    specials, every corpus character alone and as a continuation, then the commonest words."""
+def _counts(normalize=str.lower):
     from collections import Counter
 
+    pre = pre_tokenizers.BertPreTokenizer()
+    return Counter(w for text in CORPUS for w, _ in pre.pre_tokenize_str(normalize(text)))
+
+
+def wordpiece_tokenizer(specials=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"), cls="[CLS]", sep="[SEP]"
+                        ) -> PreTrainedTokenizerFast:
+    """WordPiece with a vocabulary made deterministically (the trainer breaks ties at random):
+    specials, every corpus character alone and as a continuation, then the commonest words."""
     normalizer, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
-    counts = Counter(w for text in CORPUS for w, _ in pre.pre_tokenize_str(normalizer.normalize_str(text)))
+    counts = _counts(normalizer.normalize_str)
     chars = sorted({c for w in counts for c in w})
     words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1][:120]
-    specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    vocab = {t: i for i, t in enumerate(dict.fromkeys(specials + chars + ["##" + c for c in chars] + words))}
-    tok = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    vocab = {t: i for i, t in enumerate(dict.fromkeys(list(specials) + chars + ["##" + c for c in chars] + words))}
+    tok = Tokenizer(models.WordPiece(vocab, unk_token=specials[1]))
     tok.normalizer, tok.pre_tokenizer = normalizer, pre
-    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1",
+        special_tokens=[(cls, vocab[cls]), (sep, vocab[sep])])
     tok.decoder = decoders.WordPiece()
-    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]",
-                                   sep_token="[SEP]", mask_token="[MASK]", model_max_length=64)
+    names = dict(zip(("pad_token", "unk_token", "cls_token", "sep_token", "mask_token"), specials))
+    if cls == "<s>":
+        names.update(bos_token="<s>", eos_token="</s>")
+    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=64, **names)
+
+
+def unigram_tokenizer(specials, cls: str, sep: str, lowercase: bool = False) -> PreTrainedTokenizerFast:
+    """SentencePiece-style Unigram over Metaspace ('▁word' pieces), vocabulary made deterministically."""
+    import math
+
+    counts = _counts(str.lower if lowercase else str)
+    chars = sorted({c for w in counts for c in w})
+    words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1][:120]
+    pieces = [(t, 0.0) for t in specials] + [("▁", -4.0)]
+    pieces += [("▁" + w, -2.0 - math.log(1 + len(w))) for w in words]
+    pieces += [(c, -8.0) for c in chars] + [("▁" + c, -7.0) for c in chars]
+    pieces = list(dict(pieces).items())
+    index = {p: i for i, (p, _) in enumerate(pieces)}
+    tok = Tokenizer(models.Unigram(pieces, unk_id=index[specials[1]]))
+    if lowercase:
+        tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")
+    tok.post_processor = processors.TemplateProcessing(
+        single=f"{cls} $A {sep}", pair=f"{cls} $A {sep} $B:1 {sep}:1",
+        special_tokens=[(cls, index[cls]), (sep, index[sep])])
+    tok.decoder = decoders.Metaspace(replacement="▁", prepend_scheme="always")
+    names = dict(zip(("pad_token", "unk_token", "cls_token", "sep_token", "mask_token"), specials))
+    if cls == "<s>":
+        names.update(bos_token="<s>", eos_token="</s>")
+    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=64, **names)
 
 
 def bytelevel_tokenizer() -> PreTrainedTokenizerFast:
@@ -74,33 +111,62 @@ def build(family: str, folder: Path, labels=LABELS, seed: int = 0, **overrides) 
     import torch
 
     torch.manual_seed(seed)
-    common = {"initializer_range": 0.3}
-    if family in ("bert", "distilbert"):
+    common = {**_labels({"initializer_range": 0.3, **overrides}, labels)}
+    encoder = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}
+    xlmr_specials = ("<pad>", "<unk>", "<s>", "</s>", "<mask>")
+    if family in ("bert", "distilbert", "electra"):
         tok = wordpiece_tokenizer()
+    elif family == "mpnet":
+        tok = wordpiece_tokenizer(specials=xlmr_specials, cls="<s>", sep="</s>")
+    elif family == "xlm-roberta":
+        tok = unigram_tokenizer(xlmr_specials, "<s>", "</s>")
+    elif family in ("deberta-v2", "deberta-v3"):
+        tok = unigram_tokenizer(("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"), "[CLS]", "[SEP]")
+    elif family == "albert":
+        tok = unigram_tokenizer(("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"), "[CLS]", "[SEP]", lowercase=True)
     else:
         tok = bytelevel_tokenizer()
-    vocab = len(tok)
+    vocab, pad = len(tok), tok.pad_token_id
     if family == "bert":
-        cfg = BertConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                         intermediate_size=37, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
-                         **_labels({**common, **overrides}, labels))
-        model = BertForSequenceClassification(cfg)
+        model = BertForSequenceClassification(BertConfig(vocab_size=vocab, max_position_embeddings=64,
+                                                         pad_token_id=pad, **encoder, **common))
     elif family == "distilbert":
-        cfg = DistilBertConfig(vocab_size=vocab, dim=32, n_layers=2, n_heads=4, hidden_dim=37,
-                               max_position_embeddings=64, pad_token_id=tok.pad_token_id,
-                               **_labels({**common, **overrides}, labels))
-        model = DistilBertForSequenceClassification(cfg)
-    elif family == "roberta":
-        cfg = RobertaConfig(vocab_size=vocab, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                            intermediate_size=37, max_position_embeddings=66, pad_token_id=1, bos_token_id=0,
-                            eos_token_id=2, type_vocab_size=1, **_labels({**common, **overrides}, labels))
-        model = RobertaForSequenceClassification(cfg)
+        model = DistilBertForSequenceClassification(DistilBertConfig(
+            vocab_size=vocab, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64,
+            pad_token_id=pad, **common))
+    elif family in ("roberta", "xlm-roberta"):
+        config_class, model_class = ((RobertaConfig, RobertaForSequenceClassification) if family == "roberta"
+                                     else (XLMRobertaConfig, XLMRobertaForSequenceClassification))
+        model = model_class(config_class(vocab_size=vocab, max_position_embeddings=66, pad_token_id=pad,
+                                         bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id,
+                                         type_vocab_size=1, **encoder, **common))
+    elif family in ("deberta-v2", "deberta-v3"):
+        # v3 as the real checkpoints: relative attention, no absolute positions, LayerNorm eps 1e-7;
+        # v2 (xlarge style) adds the convolution layer.
+        extra = {"conv_kernel_size": 3, "conv_act": "gelu"} if family == "deberta-v2" else {}
+        model = DebertaV2ForSequenceClassification(DebertaV2Config(
+            vocab_size=vocab, max_position_embeddings=64, relative_attention=True, pos_att_type=["p2c", "c2p"],
+            position_biased_input=False, position_buckets=16, max_relative_positions=-1, norm_rel_ebd="layer_norm",
+            share_att_key=True, layer_norm_eps=1e-7, type_vocab_size=0, pad_token_id=pad, **extra,
+            **encoder, **common))
+    elif family == "electra":
+        model = ElectraForSequenceClassification(ElectraConfig(vocab_size=vocab, embedding_size=16,
+                                                               max_position_embeddings=64, pad_token_id=pad,
+                                                               **encoder, **common))
+    elif family == "albert":
+        model = AlbertForSequenceClassification(AlbertConfig(vocab_size=vocab, embedding_size=16,
+                                                             max_position_embeddings=64, pad_token_id=pad,
+                                                             **encoder, **common))
+    elif family == "mpnet":
+        model = MPNetForSequenceClassification(MPNetConfig(vocab_size=vocab, max_position_embeddings=66,
+                                                           pad_token_id=pad,
+                                                           **encoder, **common))
     elif family == "bart":
-        cfg = BartConfig(vocab_size=vocab, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-                         decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64,
-                         pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2,
-                         init_std=0.3, **_labels(overrides, labels))
-        model = BartForSequenceClassification(cfg)
+        model = BartForSequenceClassification(BartConfig(
+            vocab_size=vocab, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+            decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64,
+            pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=0.3,
+            **_labels(overrides, labels)))
     else:
         raise ValueError(family)
     model.eval()
