@@ -108,7 +108,8 @@ def _leaves(inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
 def _integrated_gradients(scorer: Scorer, opts: dict, words=None) -> Attribution:
     ig = IntegratedGradients(scorer.forward)
     attrs, delta = ig.attribute(scorer.inputs, baselines=scorer.baselines, n_steps=opts["n_steps"],
-                                method=opts["integration"], internal_batch_size=opts["internal_batch_size"],
+                                method=opts["integration"],
+                                internal_batch_size=scorer.examples_per_pass(opts["internal_batch_size"]),
                                 return_convergence_delta=True)
     return Attribution(_fold(scorer, tuple(a.sum(-1) for a in attrs), _n_tokens(scorer)), float(delta.reshape(-1)[0]))
 
@@ -129,24 +130,26 @@ def _smoothgrad(scorer: Scorer, opts: dict, words=None) -> Attribution:
     with _RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(opts["seed"])
         grads = tunnel.attribute(scorer.inputs, nt_type="smoothgrad", nt_samples=opts["samples"],
-                                 nt_samples_batch_size=opts["internal_batch_size"], stdevs=stdevs, abs=False)
+                                 nt_samples_batch_size=scorer.examples_per_pass(opts["internal_batch_size"]),
+                                 stdevs=stdevs, abs=False)
     return Attribution(_grad_norm(scorer, grads, _n_tokens(scorer)))
 
 
 def _occlusion(scorer: Scorer, opts: dict, words: np.ndarray) -> Attribution:
     """Replace one word at a time (all its pieces, in every embedding use) by the baseline token.
 
-    ``words[t]`` is token t's word, or -1 for special tokens (never replaced:
-    their baseline equals the input). A word's score is shared evenly by its pieces.
+    ``words[t]`` is token (slot) t's word, or -1 for tokens never replaced
+    (special tokens, zero-shot hypotheses). A word's score is shared evenly by its pieces.
     """
     n_words = int(words.max()) + 1
     feature = np.where(words < 0, n_words, words)
-    masks = tuple(torch.as_tensor(feature[o], device=x.device).reshape(1, -1, 1).expand_as(x)
+    masks = tuple(torch.as_tensor(feature[o], device=x.device).reshape(1, *o.shape, 1).expand_as(x)
                   for o, x in zip(scorer.owners, scorer.inputs))
-    attrs = FeatureAblation(scorer.forward).attribute(scorer.inputs, baselines=scorer.baselines, feature_mask=masks,
-                                                      perturbations_per_eval=opts["internal_batch_size"])
+    attrs = FeatureAblation(scorer.forward).attribute(
+        scorer.inputs, baselines=scorer.baselines, feature_mask=masks,
+        perturbations_per_eval=scorer.examples_per_pass(opts["internal_batch_size"]))
     per_feature = np.zeros(n_words + 1)
-    per_feature[feature[scorer.owners[0]]] = attrs[0][0, :, 0].double().cpu().numpy()
+    per_feature[feature[scorer.owners[0]].reshape(-1)] = attrs[0][0, ..., 0].double().cpu().numpy().reshape(-1)
     counts = np.bincount(feature, minlength=n_words + 1)
     return Attribution(np.where(words < 0, 0.0, per_feature[feature] / counts[feature]))
 

@@ -30,11 +30,14 @@ class Builtin:
     name: str
     title: str
     trained: bool  # ships weights.safetensors; False: the base encoder with an untrained head
+    task: str = "classification"  # "embedding": the packaged sentence encoder, used as it is
 
 
 BUILTINS = {
     "sst2": Builtin("sst2", "MiniLM-L6 fine-tuned on SST-2 (sentiment: negative / positive)", trained=True),
     "minilm-base": Builtin("minilm-base", "MiniLM-L6 before fine-tuning, untrained head (for comparisons)", trained=False),
+    "zeroshot": Builtin("zeroshot", "MiniLM-L6 sentence embeddings: zero-shot labels by cosine similarity",
+                        trained=False, task="embedding"),
 }
 
 
@@ -70,6 +73,8 @@ def materialize(name: str) -> Path:
     if spec is None:
         raise ExplainerError(f"No built-in checkpoint {name!r}. Built-ins: "
                              + ", ".join(f"builtin:{n}" for n in BUILTINS) + ".")
+    if spec.task == "embedding":
+        return base_folder()  # a plain sentence-encoder checkpoint already
     shipped = SHIPPED / name
     if not (shipped / "config.json").is_file() or (spec.trained and not (shipped / "weights.safetensors").is_file()):
         raise ExplainerError(f"The files of builtin:{name} are missing from this installation ({shipped}).")

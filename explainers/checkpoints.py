@@ -70,15 +70,16 @@ class Family:
             return (input_ids, shift_right(input_ids, model.config))
         return (input_ids,)
 
-    def owners(self, n_tokens: int) -> tuple[np.ndarray, ...]:
+    def owners(self, n_tokens: int, final: int | None = None) -> tuple[np.ndarray, ...]:
         """For each embedding use, the text token each position stands for.
 
         BART's decoder position i holds token i-1; its position 0 (the decoder
-        start token, an EOS) is credited to the final EOS token.
+        start token, an EOS) is credited to the final EOS token (``final``,
+        default the last position).
         """
         own = np.arange(n_tokens)
         if self.encoder_decoder:
-            return (own, np.concatenate([[n_tokens - 1], own[:-1]]))
+            return (own, np.concatenate([[n_tokens - 1 if final is None else final], own[:-1]]))
         return (own,)
 
     def embed(self, model, input_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
@@ -87,12 +88,18 @@ class Family:
     # -- forward passes -------------------------------------------------------
     def logits_from_embeddings(self, model, embeddings: Sequence[torch.Tensor], attention_mask: torch.Tensor,
                                position_ids: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
-                               eos_index: int | None = None) -> torch.Tensor:
-        """Logits [B, labels] from word embeddings; the attribution seam."""
+                               eos_index: int | torch.Tensor | None = None) -> torch.Tensor:
+        """Logits [B, labels] from word embeddings; the attribution seam.
+
+        ``eos_index``: BART's final-EOS position, one for all rows or one per row.
+        """
         if self.encoder_decoder:
             out = model.model(inputs_embeds=embeddings[0], decoder_inputs_embeds=embeddings[1],
                               attention_mask=attention_mask, use_cache=False)
-            return model.classification_head(out.last_hidden_state[:, eos_index, :])
+            hidden = out.last_hidden_state
+            if isinstance(eos_index, torch.Tensor):
+                return model.classification_head(hidden[torch.arange(hidden.shape[0]), eos_index])
+            return model.classification_head(hidden[:, eos_index, :])
         kwargs: dict[str, Any] = {"inputs_embeds": embeddings[0], "attention_mask": attention_mask}
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
@@ -168,6 +175,7 @@ class Classifier:
     max_length: int
     revision: str | None = None
     provenance: dict = field(default_factory=dict)
+    task: str = "classification"  # "nli" (zero-shot capable) or "embedding" (builtin:zeroshot)
 
     @property
     def device(self) -> torch.device:
@@ -202,6 +210,7 @@ class Classifier:
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "multi_label": self.multi_label,
             "max_tokens": self.max_length,
+            "task": self.task,
         }
 
 
@@ -222,17 +231,20 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
     if revision is not None and (not isinstance(revision, str) or not re.fullmatch(r"[\w./-]{1,128}", revision)):
         raise ExplainerError(f"Invalid revision {revision!r}: use a branch, tag or commit hash.")
     builtin = checkpoint.startswith(BUILTIN_PREFIX)
+    task = "classification"
     if builtin:
-        from .builtins import materialize
+        from .builtins import BUILTINS, materialize
 
-        source, where = str(materialize(checkpoint[len(BUILTIN_PREFIX):])), "builtin"
+        name = checkpoint[len(BUILTIN_PREFIX):]
+        source, where = str(materialize(name)), "builtin"
+        task = BUILTINS[name].task
     elif os.path.isdir(checkpoint):
         source, where = checkpoint, "local"
     else:
         _check_hub_id(checkpoint)
         source, where = checkpoint, "hub"
 
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
     common = {"revision": revision, "trust_remote_code": False}
     config = _fetch(AutoConfig.from_pretrained, source, where, common)
@@ -246,13 +258,17 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
     tokenizer = _fetch(AutoTokenizer.from_pretrained, source, where, common)
     if not getattr(tokenizer, "is_fast", False):
         raise ExplainerError(f"{checkpoint!r} has no fast tokenizer; explanations need its character offsets.")
-    model = _fetch(AutoModelForSequenceClassification.from_pretrained, source, where,
-                   {**common, "dtype": torch.float32})
+    loader = AutoModel if task == "embedding" else AutoModelForSequenceClassification
+    model = _fetch(loader.from_pretrained, source, where, {**common, "dtype": torch.float32})
     model.eval()
     target_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(target_device)
 
     labels = tuple(str(config.id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels))
+    if task == "embedding":
+        labels = ()  # candidate labels come with each request
+    elif any(name.lower().startswith("entail") for name in config.label2id):
+        task = "nli"
     if label_names is not None:
         labels = _rename(labels, label_names)
     elif len(set(labels)) != len(labels):
@@ -273,6 +289,7 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
         max_length=max_length,
         revision=revision,
         provenance=_provenance(checkpoint, source, where, revision, config),
+        task=task,
     )
 
 

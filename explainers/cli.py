@@ -32,6 +32,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--target", default=None, help="label name or index to explain (default: the predicted label)")
     e.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
                    help="method option, e.g. n_steps=100 or baseline=mask (repeatable)")
+    e.add_argument("--contrast", default=None, help="explain target's score minus this label's (why A rather than B)")
+    e.add_argument("--labels", default=None, help="zero-shot candidate labels, comma-separated (NLI or builtin:zeroshot)")
+    e.add_argument("--template", default=None, help="zero-shot hypothesis template with one {} (default 'This example is {}.')")
+    e.add_argument("--multi-label", action="store_true", help="zero-shot: score each label on its own")
+    e.add_argument("--hypothesis", default=None, help="NLI checkpoints: explain the pair (text, hypothesis)")
     e.add_argument("--label-names", default=None, help="comma-separated display names for LABEL_0-style labels")
     e.add_argument("--json", action="store_true", help="print the whole explanation as JSON")
     return p
@@ -49,7 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         clf = ex.load(args.checkpoint, revision=args.revision,
                       label_names=args.label_names.split(",") if args.label_names else None)
-        exp = ex.explain(clf, text, method=args.method, target=args.target, **dict(args.option))
+        task = {"labels": args.labels, "multi_label": args.multi_label, "contrast": args.contrast,
+                "hypothesis": args.hypothesis, **({"template": args.template} if args.template else {})}
+        exp = ex.explain(clf, text, method=args.method, target=args.target, **task, **dict(args.option))
     except ex.ExplainerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -64,8 +71,14 @@ def main(argv: list[str] | None = None) -> int:
     if exp.delta is not None:
         line += f", convergence delta {exp.delta:+.2e}"
     print(line)
+    if "contrast" in exp.extras:
+        print(f"            (minus the score of {exp.extras['contrast']})")
+    for notice in exp.prediction.notices:
+        print(f"note: {notice}")
     if exp.truncated:
         print("note: the text was truncated to the model's input size")
+    if "hypothesis_total" in exp.extras:
+        print(f"  (hypothesis tokens, all labels)  {exp.extras['hypothesis_total']:+.5f}")
     width = max(len(w.text) for w in exp.words)
     for w in exp.words:
         print(f"  {w.text:<{width}}  {w.score:+.5f}")

@@ -23,13 +23,16 @@ class Prediction:
     label: str
     scores: Mapping[str, float]
     multi_label: bool = False
+    notices: tuple[str, ...] = ()  # what was changed in the request (e.g. duplicate labels removed)
 
     def to_dict(self) -> dict:
-        return {"label": self.label, "scores": dict(self.scores), "multi_label": self.multi_label}
+        return {"label": self.label, "scores": dict(self.scores), "multi_label": self.multi_label,
+                "notices": list(self.notices)}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Prediction":
-        return cls(label=data["label"], scores=dict(data["scores"]), multi_label=data["multi_label"])
+        return cls(label=data["label"], scores=dict(data["scores"]), multi_label=data["multi_label"],
+                   notices=tuple(data.get("notices", ())))
 
 
 @dataclass(frozen=True)

@@ -47,8 +47,13 @@ class Scorer:
     forward: Callable[..., torch.Tensor]  # (*embeddings [B, ...]) -> [B]
     inputs: tuple[torch.Tensor, ...]  # each [1, positions, D]
     baselines: tuple[torch.Tensor, ...]
-    owners: tuple[np.ndarray, ...]  # per input: position -> index in the explanation's tokens
-    baseline_ids: torch.Tensor  # [1, T]
+    owners: tuple[np.ndarray, ...]  # per input: position -> index in the explanation's tokens (slots)
+    baseline_ids: torch.Tensor
+    batch_divisor: int = 1  # sequences per example (zero-shot: one per candidate label)
+
+    def examples_per_pass(self, sequences: int) -> int:
+        """How many examples fit a forward pass of at most ``sequences`` sequences."""
+        return max(1, sequences // self.batch_divisor)
 
 
 def check_text(text) -> str:
@@ -119,8 +124,14 @@ def plain_scores(clf: Classifier, enc: Encoded, ids: torch.Tensor | None = None,
     return squash(logits.float(), clf.multi_label, output)[0]
 
 
-def classification_scorer(clf: Classifier, enc: Encoded, target: int, baseline: str, output: str) -> Scorer:
-    """The scorer for a fine-tuned classifier: F = p(target | text) (or its logit)."""
+def contrast(scores: torch.Tensor, target: int, versus: int | None) -> torch.Tensor:
+    """[B, labels] -> [B]: the target's score, minus the contrast label's when there is one."""
+    return scores[:, target] if versus is None else scores[:, target] - scores[:, versus]
+
+
+def classification_scorer(clf: Classifier, enc: Encoded, target: int, baseline: str, output: str,
+                          versus: int | None = None) -> Scorer:
+    """The scorer for a fine-tuned classifier: F = p(target | text) (or its logit), minus p(versus)."""
     fam, model = clf.family, clf.model
     base_ids = baseline_ids(clf, enc, baseline)
     with torch.no_grad():
@@ -141,7 +152,7 @@ def classification_scorer(clf: Classifier, enc: Encoded, target: int, baseline: 
         logits = fam.logits_from_embeddings(
             model, embeddings, expand(enc.attention_mask, batch), position_ids=expand(enc.position_ids, batch),
             token_type_ids=expand(enc.token_type_ids, batch), eos_index=eos_index)
-        return squash(logits, clf.multi_label, output)[:, target]
+        return contrast(squash(logits, clf.multi_label, output), target, versus)
 
     return Scorer(forward=forward, inputs=inputs, baselines=baselines,
                   owners=fam.owners(enc.n_tokens), baseline_ids=base_ids)

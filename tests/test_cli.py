@@ -33,3 +33,13 @@ def test_cli_error_is_one_line_not_a_traceback(tiny_folder):
     assert "Traceback" not in out.stderr
     out = run("--checkpoint", str(tiny_folder("bert")), "--text", "ok", "--option", "n_steps=-3")
     assert out.returncode == 2 and "out of range" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_zero_shot(tiny_folder):
+    folder = tiny_folder("roberta", labels=("contradiction", "neutral", "entailment"))
+    out = run("--checkpoint", str(folder), "--text", "The team won the final", "--labels", "sports, politics, sports",
+              "--method", "saliency")
+    assert out.returncode == 0, out.stderr
+    assert "note: Duplicate labels were removed." in out.stdout and "hypothesis tokens" in out.stdout
+    out = run("--checkpoint", str(folder), "--text", "The team won", "--labels", "a,b", "--template", "no braces")
+    assert out.returncode == 2 and "template" in out.stderr

@@ -1,0 +1,276 @@
+"""Zero-shot classification over candidate labels, explained.
+
+NLI checkpoints follow transformers' zero-shot pipeline to the letter: the
+text is the premise, each label goes into the hypothesis template, pairs are
+encoded with ``only_first`` truncation, entailment is the first label whose
+name starts with "entail", contradiction is index 0 (the last one when
+entailment is 0). Single-label scores are a softmax over every label's
+entailment logit, so the explained score depends on every pair: all pairs
+form one input and are attributed at once. Multi-label scores are a softmax
+over [contradiction, entailment] of one pair.
+
+The built-in ``builtin:zeroshot`` scores labels by the cosine similarity of
+mean-pooled MiniLM sentence embeddings of the text and of each hypothesis.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .checkpoints import Classifier
+from .errors import ExplainerError
+from .scoring import BASELINES, Scorer, check_text
+
+DEFAULT_TEMPLATE = "This example is {}."  # the pipeline's default, for NLI models
+DEFAULT_TEMPLATE_SIMILARITY = "This example is {}."  # builtin:zeroshot's default, chosen on AG News dev
+MAX_LABELS = 20
+MAX_LABEL_CHARS = 200
+# builtin:zeroshot: softmax(SCALE * cos) over labels; sigmoid(SCALE * (cos - CENTER)) per label.
+SCALE = 20.0
+CENTER = 0.25
+
+
+@dataclass(frozen=True)
+class Candidates:
+    labels: tuple[str, ...]
+    template: str
+    multi_label: bool
+    notices: tuple[str, ...] = ()
+
+    @property
+    def hypotheses(self) -> list[str]:
+        return [self.template.format(label) for label in self.labels]
+
+
+def candidates(labels, template: str = DEFAULT_TEMPLATE, multi_label: bool = False) -> Candidates:
+    """Clean and check candidate labels and the hypothesis template, noting what was changed."""
+    notices = []
+    if isinstance(labels, str):
+        labels = labels.split(",")
+    if labels is None or not isinstance(labels, (list, tuple)):
+        raise ExplainerError("Give candidate labels: a list such as ['sports', 'politics'] or a comma-separated string.")
+    if not all(isinstance(label, str) for label in labels):
+        raise ExplainerError("Candidate labels must be strings.")
+    stripped = [label.strip() for label in labels]
+    cleaned = list(dict.fromkeys(label for label in stripped if label))
+    if len(cleaned) < len([label for label in stripped if label]):
+        notices.append("Duplicate labels were removed.")
+    if len(cleaned) < len(stripped):
+        if any(not label for label in stripped):
+            notices.append("Blank labels were removed.")
+    if not cleaned:
+        raise ExplainerError("No candidate labels: give at least one label, e.g. 'sports, politics'.")
+    if len(cleaned) > MAX_LABELS:
+        raise ExplainerError(f"{len(cleaned)} candidate labels is too many; use at most {MAX_LABELS}.")
+    if any(len(label) > MAX_LABEL_CHARS for label in cleaned):
+        raise ExplainerError(f"Candidate labels must be at most {MAX_LABEL_CHARS} characters each.")
+    if not isinstance(template, str) or template.count("{}") != 1:
+        raise ExplainerError("The hypothesis template must contain '{}' exactly once, e.g. 'This example is {}.'")
+    try:
+        template.format("x")
+    except (IndexError, KeyError, ValueError):
+        raise ExplainerError("The hypothesis template may contain no braces other than one '{}' "
+                             "(write '{{' or '}}' for literal braces).") from None
+    if len(cleaned) == 1 and not multi_label:
+        multi_label = True
+        notices.append("With a single label, its score is entailment vs contradiction (multi-label mode), "
+                       "as in the transformers pipeline.")
+    return Candidates(tuple(cleaned), template, bool(multi_label), tuple(notices))
+
+
+def nli_indices(clf: Classifier) -> tuple[int, int]:
+    """(entailment, contradiction) logit indices, by the pipeline's rules."""
+    entail = next((int(i) for name, i in clf.model.config.label2id.items() if name.lower().startswith("entail")), -1)
+    if entail < 0:
+        raise ExplainerError(f"{clf.checkpoint!r} is not an NLI model (no label starting with 'entail' among "
+                             f"{', '.join(clf.labels)}), so it cannot do zero-shot classification. Pick an NLI "
+                             "checkpoint such as facebook/bart-large-mnli, or builtin:zeroshot.")
+    contradiction = len(clf.labels) - 1 if entail == 0 else 0
+    return entail, contradiction
+
+
+# --------------------------------------------------------------------------- NLI pairs
+
+
+@dataclass(frozen=True)
+class Pairs:
+    """(text, hypothesis) pairs encoded as the pipeline does, right-padded into one batch [L, T]."""
+
+    premise: str
+    hypotheses: tuple[str, ...]
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    token_type_ids: torch.Tensor | None
+    position_ids: torch.Tensor | None
+    offsets: np.ndarray  # [L, T, 2] into the premise (sequence 0) or the hypothesis (sequence 1)
+    sequence: np.ndarray  # [L, T]: 0 premise, 1 hypothesis, -1 special, -2 padding
+    special: np.ndarray  # [L, T]
+    eos_index: torch.Tensor | None  # [L] BART's final EOS per pair
+    lengths: np.ndarray  # [L]
+    premise_end: np.ndarray  # [L] first position after the premise region (leading specials + premise)
+    tokens: tuple[tuple[str, ...], ...]
+
+    @property
+    def truncated(self) -> bool:
+        ends = [int(self.offsets[l, self.sequence[l] == 0, 1].max(initial=0)) for l in range(len(self.lengths))]
+        return bool(self.premise[min(ends):].strip())
+
+
+def encode_pairs(clf: Classifier, premise: str, hypotheses: list[str]) -> Pairs:
+    check_text(premise)
+    try:
+        enc = clf.tokenizer([[premise, h] for h in hypotheses], truncation="only_first", max_length=clf.max_length,
+                            padding=True, padding_side="right", return_offsets_mapping=True,
+                            return_special_tokens_mask=True, return_tensors="pt")
+    except Exception as err:  # the tokenizer says the hypothesis alone is too long
+        raise ExplainerError(f"Cannot fit the text and hypothesis into the model's input ({err}). "
+                             "Use shorter labels or template.") from None
+    n, t = enc["input_ids"].shape
+    sequence = np.full((n, t), -2, dtype=np.int64)
+    for l in range(n):
+        ids = enc.sequence_ids(l)
+        sequence[l] = [-2 if not enc["attention_mask"][l, j] else (-1 if s is None else s) for j, s in enumerate(ids)]
+    if not (sequence == 0).any(axis=1).all():
+        raise ExplainerError("The model's tokenizer finds nothing to read in this text. Type some words.")
+    special = sequence < 0
+    offsets = enc["offset_mapping"].numpy().astype(np.int64)
+    offsets[special] = 0
+    lengths = enc["attention_mask"].sum(1).numpy()
+    premise_end = np.array([int(np.nonzero(sequence[l] == 0)[0].max()) + 1 for l in range(n)])
+    device = clf.device
+    ids = enc["input_ids"].to(device)
+    mask = enc["attention_mask"].to(device)
+    eos = None
+    if clf.family.encoder_decoder:
+        is_eos = (ids == clf.model.config.eos_token_id) & mask.bool()
+        eos = torch.tensor([int(row.nonzero()[-1]) for row in is_eos], device=device)
+    tti = enc.get("token_type_ids")
+    return Pairs(premise=premise, hypotheses=tuple(hypotheses), input_ids=ids, attention_mask=mask,
+                 token_type_ids=tti.to(device) if tti is not None else None,
+                 position_ids=clf.family.position_ids(clf.model, ids), offsets=offsets, sequence=sequence,
+                 special=special, eos_index=eos, lengths=lengths, premise_end=premise_end,
+                 tokens=tuple(tuple(clf.tokenizer.convert_ids_to_tokens(row[:k].tolist()))
+                              for row, k in zip(enc["input_ids"], lengths)))
+
+
+def pair_logits(clf: Classifier, pairs: Pairs, ids: torch.Tensor | None = None) -> torch.Tensor:
+    """[L, classes] from the model's own forward pass, one pair at a time like the pipeline."""
+    ids = pairs.input_ids if ids is None else ids
+    rows = []
+    with torch.no_grad():
+        for l, k in enumerate(pairs.lengths.tolist()):
+            def cut(t):
+                return None if t is None else t[l:l + 1, :k]
+
+            rows.append(clf.family.plain_logits(clf.model, cut(ids), cut(pairs.attention_mask),
+                                                position_ids=cut(pairs.position_ids),
+                                                token_type_ids=cut(pairs.token_type_ids)))
+    return torch.cat(rows).float()
+
+
+def nli_scores(logits: torch.Tensor, entail: int, contradiction: int, multi_label: bool, output: str) -> torch.Tensor:
+    """[..., L, classes] logits -> [..., L] zero-shot scores (the pipeline's numbers, or logits)."""
+    if multi_label:
+        pair = logits[..., [contradiction, entail]]
+        return pair[..., 1] - pair[..., 0] if output == "logit" else torch.softmax(pair, -1)[..., 1]
+    entailment = logits[..., entail]
+    return entailment if output == "logit" else torch.softmax(entailment, -1)
+
+
+def baseline_pair_ids(clf: Classifier, pairs: Pairs, baseline: str) -> torch.Tensor:
+    """Premise and hypothesis tokens replaced by the baseline token; specials and padding kept."""
+    if baseline not in BASELINES:
+        raise ExplainerError(f"Unknown baseline {baseline!r}; use one of {', '.join(BASELINES)}.")
+    token_id = getattr(clf.tokenizer, f"{baseline}_token_id", None)
+    if token_id is None:
+        raise ExplainerError(f"This tokenizer has no {baseline} token; choose another baseline.")
+    replace = torch.as_tensor(pairs.sequence >= 0, device=pairs.input_ids.device)
+    return torch.where(replace, torch.full_like(pairs.input_ids, token_id), pairs.input_ids)
+
+
+@dataclass(frozen=True)
+class Slots:
+    """Where each pair position's attribution goes: premise tokens first, then each
+    pair's hypothesis region (separators, hypothesis, final special), then padding."""
+
+    owners: np.ndarray  # [L, T] slot per (pair, position)
+    premise_tokens: int  # slots [0, P)
+    hypothesis: tuple[tuple[int, int], ...]  # per pair: slot range of its hypothesis region
+    padding: int  # the slot of padding positions (always 0 attribution)
+
+
+def slots(pairs: Pairs) -> Slots:
+    """Premise regions are prefixes of the longest one (truncation cuts the premise's end)."""
+    n, t = pairs.input_ids.shape
+    longest = int(np.argmax(pairs.premise_end))
+    width = int(pairs.premise_end[longest])
+    owners = np.zeros((n, t), dtype=np.int64)
+    ranges, nxt = [], width
+    for l in range(n):
+        end, length = int(pairs.premise_end[l]), int(pairs.lengths[l])
+        owners[l, :end] = np.arange(end)
+        owners[l, end:length] = nxt + np.arange(length - end)
+        ranges.append((nxt, nxt + length - end))
+        nxt += length - end
+    owners[pairs.sequence == -2] = nxt
+    return Slots(owners, width, tuple(ranges), nxt)
+
+
+def nli_scorer(clf: Classifier, pairs: Pairs, score, baseline: str) -> tuple[Scorer, torch.Tensor, Slots]:
+    """A scorer over all pairs at once: inputs [1, L, T, D] per embedding use.
+
+    ``score`` maps logits [B, L, classes] to the explained number [B].
+    """
+    fam, model = clf.family, clf.model
+    base_ids = baseline_pair_ids(clf, pairs, baseline)
+    with torch.no_grad():
+        inputs = tuple(e.unsqueeze(0).detach() for e in fam.embed(model, pairs.input_ids))
+        baselines = tuple(e.unsqueeze(0).detach() for e in fam.embed(model, base_ids))
+    n_pairs, width = pairs.input_ids.shape
+    where = slots(pairs)
+    per_use = [np.stack([fam.owners(width, final=None if pairs.eos_index is None else int(pairs.eos_index[l]))[u]
+                         for l in range(n_pairs)]) for u in range(len(inputs))]
+    owners = tuple(np.take_along_axis(where.owners, own, axis=1) for own in per_use)
+
+    def tile(t: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        return None if t is None else t.repeat(batch, *([1] * (t.dim() - 1)))
+
+    def forward(*embeddings: torch.Tensor) -> torch.Tensor:
+        batch = embeddings[0].shape[0]
+        flat = [e.reshape(batch * n_pairs, width, e.shape[-1]) for e in embeddings]
+        logits = fam.logits_from_embeddings(
+            model, flat, tile(pairs.attention_mask, batch), position_ids=tile(pairs.position_ids, batch),
+            token_type_ids=tile(pairs.token_type_ids, batch), eos_index=tile(pairs.eos_index, batch))
+        return score(logits.reshape(batch, n_pairs, -1))
+
+    return Scorer(forward=forward, inputs=inputs, baselines=baselines, owners=owners, baseline_ids=base_ids,
+                  batch_divisor=n_pairs), base_ids, where
+
+
+# --------------------------------------------------------------------------- embedding similarity
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean of the token vectors (special tokens included, padding excluded), L2-normalised."""
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    pooled = (hidden * m).sum(1) / m.sum(1).clamp(min=1e-9)
+    return torch.nn.functional.normalize(pooled, dim=-1)
+
+
+def sentence_embeddings(clf: Classifier, texts: list[str]) -> torch.Tensor:
+    enc = clf.tokenizer(texts, truncation=True, max_length=clf.max_length, padding=True,
+                        return_tensors="pt").to(clf.device)
+    with torch.no_grad():
+        hidden = clf.model(**enc).last_hidden_state
+    return mean_pool(hidden, enc["attention_mask"])
+
+
+def similarity_scores(cosine: torch.Tensor, multi_label: bool, output: str) -> torch.Tensor:
+    """[..., L] cosine similarities -> scores: softmax(SCALE*cos) or sigmoid(SCALE*(cos-CENTER))."""
+    if multi_label:
+        logits = SCALE * (cosine - CENTER)
+        return logits if output == "logit" else torch.sigmoid(logits)
+    logits = SCALE * cosine
+    return logits if output == "logit" else torch.softmax(logits, -1)
