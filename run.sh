@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One entry point for people and CI:
-#   ./run.sh setup        create .venv and install everything (idempotent)
+#   ./run.sh app          set up, then start the app on http://localhost:8501 (built-in model, offline)
 #   ./run.sh test [ARGS]  set up, then run the test suite (ARGS go to pytest)
 #   ./run.sh explain ...  set up, then the command line (python -m explainers explain ...)
+#   ./run.sh setup        only create .venv and install everything (idempotent)
 set -euo pipefail
 cd "$(dirname "$0")"
 PYTHON="${PYTHON:-python3}"
@@ -17,7 +18,6 @@ setup() {
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     "$VENV/bin/python" -m pip install --quiet -r requirements-dev.txt
-    "$VENV/bin/python" -m pip install --quiet --no-deps -r requirements-builtin.txt
     echo "$want" > "$stamp"
   fi
 }
@@ -26,7 +26,8 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
   setup) setup ;;
+  app) setup; exec "$VENV/bin/python" -m streamlit run app.py "$@" ;;
   test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
   explain) setup; exec "$VENV/bin/python" -m explainers explain "$@" ;;
-  *) echo "usage: ./run.sh setup | test [pytest args] | explain --text '...' [options]" >&2; exit 2 ;;
+  *) echo "usage: ./run.sh app | test [pytest args] | explain --text '...' [options] | setup" >&2; exit 2 ;;
 esac

@@ -101,7 +101,8 @@ def _zero_shot_scores(clf: Classifier, texts: list[str], cand: zs.Candidates) ->
 
 def explain(clf: Classifier, text: str, method: str = "integrated_gradients", target: str | int | None = None, *,
             labels=None, template: str = DEFAULT_TEMPLATE, multi_label: bool = False,
-            contrast: str | int | None = None, hypothesis: str | None = None, **options) -> Explanation:
+            contrast: str | int | None = None, hypothesis: str | None = None, progress=None,
+            **options) -> Explanation:
     """Why the model gives ``target`` (default: the predicted label) its score on ``text``.
 
     ``options`` are the method's (see ``ex.METHODS[method].options``) plus
@@ -109,28 +110,31 @@ def explain(clf: Classifier, text: str, method: str = "integrated_gradients", ta
     "max" of word pieces per word). ``contrast``: explain target's score minus
     this label's ("why A rather than B"). ``labels``/``template``/
     ``multi_label``: zero-shot over candidate labels. ``hypothesis``: explain
-    an NLI checkpoint on the pair (text, hypothesis).
+    an NLI checkpoint on the pair (text, hypothesis). ``progress(fraction)``
+    is called as the method's examples go through the model.
     """
     _check_classifier(clf)
     m = get_method(method)
-    opts = m.resolve(options, clf.family.default_baseline)
+    opts = m.resolve(options)
+    if progress is not None and not callable(progress):
+        raise ExplainerError("progress must be a function of one number (the fraction done).")
     started = time.perf_counter()
     if _wants_zero_shot(clf, labels):
         if hypothesis is not None:
             raise ExplainerError("Give either candidate labels (zero-shot) or a hypothesis (NLI pair), not both.")
         cand = zs.candidates(labels, template, multi_label)
         if clf.task == "embedding":
-            exp = _explain_similarity(clf, text, m, opts, cand, target, contrast)
+            exp = _explain_similarity(clf, text, m, opts, cand, target, contrast, progress)
         else:
-            exp = _explain_nli(clf, text, m, opts, cand, target, contrast)
+            exp = _explain_nli(clf, text, m, opts, cand, target, contrast, progress)
     elif hypothesis is not None:
         if clf.task != "nli":
             raise ExplainerError(f"{clf.checkpoint!r} is not an NLI model; a hypothesis needs one.")
         if not isinstance(hypothesis, str) or not hypothesis.strip():
             raise ExplainerError("The hypothesis is empty. Type a sentence to test against the text.")
-        exp = _explain_pair(clf, text, hypothesis, m, opts, target, contrast)
+        exp = _explain_pair(clf, text, hypothesis, m, opts, target, contrast, progress)
     else:
-        exp = _explain_classification(clf, text, m, opts, target, contrast)
+        exp = _explain_classification(clf, text, m, opts, target, contrast, progress)
     extras = {**exp.extras, "seconds": round(time.perf_counter() - started, 4), "signed": m.signed}
     return Explanation(**{**vars(exp), "extras": extras})
 
@@ -166,18 +170,41 @@ def _words_of_token(text: str, offsets: np.ndarray, special: np.ndarray, limit: 
     return words
 
 
-def _run(m: Method, scorer: Scorer, opts: dict, text: str, offsets, special, limit):
+def _uncertainty(p: np.ndarray, multi_label: bool) -> float:
+    """Entropy of a prediction (mean binary entropy for independent labels)."""
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+    if multi_label:
+        return float(np.mean(-(p * np.log(p) + (1 - p) * np.log(1 - p))))
+    return float(-(p * np.log(p)).sum())
+
+
+def _with_baseline(clf: Classifier, opts: dict, probabilities_for, multi_label: bool) -> dict:
+    """Resolve baseline="auto": of the family's candidate tokens, the one whose all-replaced
+    input gets the least informative prediction, so that F(x') carries no evidence."""
+    if opts.get("baseline") != "auto":
+        return opts
+    candidates = [b for b in clf.family.baselines if getattr(clf.tokenizer, f"{b}_token_id", None) is not None]
+    if not candidates:
+        raise ExplainerError("This tokenizer has none of the pad, mask or unk tokens a baseline needs.")
+    best = max(candidates, key=lambda b: _uncertainty(probabilities_for(b), multi_label))
+    return {**opts, "baseline": best}
+
+
+def _run(m: Method, scorer: Scorer, opts: dict, text: str, offsets, special, limit, progress):
     n_slots = int(max(o.max() for o in scorer.owners)) + 1
     words = _words_of_token(text, offsets, special, limit, n_slots) if m.needs_words else None
-    return attribute(m, scorer, opts, words)
+    return attribute(m, scorer, opts, words, progress)
 
 
-def _explain_classification(clf, text, m, opts, target, versus) -> Explanation:
+def _explain_classification(clf, text, m, opts, target, versus, progress) -> Explanation:
     enc = encode(clf, text)
     logits = plain_scores(clf, enc, output="logit")
     probs = squash(logits, clf.multi_label, "probability").cpu().numpy()
     t, v = _indices(clf.labels, target, versus, int(np.argmax(probs)), clf.label_index)
     output = opts["output"]
+    opts = _with_baseline(clf, opts, lambda b: squash(plain_scores(clf, enc, baseline_ids(clf, enc, b), "logit"),
+                                                      clf.multi_label, "probability").cpu().numpy(),
+                          clf.multi_label)
 
     def explained(scores_1d: torch.Tensor) -> float:
         return float(contrast(scores_1d.unsqueeze(0), t, v)[0])
@@ -185,7 +212,7 @@ def _explain_classification(clf, text, m, opts, target, versus) -> Explanation:
     baseline = opts.get("baseline")
     scorer = classification_scorer(clf, enc, t, baseline or "pad", output, v)
     limit = int(enc.offsets[~enc.special, 1].max()) if enc.truncated else None
-    result = _run(m, scorer, opts, text, enc.offsets, enc.special, limit)
+    result = _run(m, scorer, opts, text, enc.offsets, enc.special, limit, progress)
     return Explanation(
         text=text, tokens=enc.tokens, token_offsets=enc.offsets, special_tokens=enc.special,
         token_scores=result.token_scores,
@@ -197,7 +224,7 @@ def _explain_classification(clf, text, m, opts, target, versus) -> Explanation:
         extras={"task": "classification", **({"contrast": clf.labels[v]} if v is not None else {})})
 
 
-def _explain_nli(clf, text, m, opts, cand: zs.Candidates, target, versus) -> Explanation:
+def _explain_nli(clf, text, m, opts, cand: zs.Candidates, target, versus, progress) -> Explanation:
     """Zero-shot with an NLI model: the pipeline's score for the target label, through every pair it depends on."""
     entail, contra = zs.nli_indices(clf)
     everything = zs.encode_pairs(clf, text, cand.hypotheses)
@@ -210,6 +237,9 @@ def _explain_nli(clf, text, m, opts, cand: zs.Candidates, target, versus) -> Exp
         clf, text, [cand.hypotheses[i] for i in chosen])
     t_pos, v_pos = chosen.index(t), (None if v is None else chosen.index(v))
     output = opts["output"]
+    opts = _with_baseline(clf, opts, lambda b: zs.nli_scores(
+        zs.pair_logits(clf, pairs, zs.baseline_pair_ids(clf, pairs, b)), entail, contra, cand.multi_label,
+        "probability").cpu().numpy(), cand.multi_label)
 
     def score(logits: torch.Tensor) -> torch.Tensor:  # [B, pairs, classes] -> [B]
         return contrast(zs.nli_scores(logits, entail, contra, cand.multi_label, output), t_pos, v_pos)
@@ -219,15 +249,17 @@ def _explain_nli(clf, text, m, opts, cand: zs.Candidates, target, versus) -> Exp
                               labels=[cand.labels[i] for i in chosen],
                               extras={"task": "zero-shot", "labels": list(cand.labels), "template": cand.template,
                                       "multi_label": cand.multi_label, "notices": list(cand.notices),
-                                      **({"contrast": cand.labels[v]} if v is not None else {})})
+                                      **({"contrast": cand.labels[v]} if v is not None else {})}, progress=progress)
 
 
-def _explain_pair(clf, text, hypothesis, m, opts, target, versus) -> Explanation:
+def _explain_pair(clf, text, hypothesis, m, opts, target, versus, progress) -> Explanation:
     """An NLI checkpoint on the premise/hypothesis pair the user typed."""
     pairs = zs.encode_pairs(clf, text, [hypothesis])
     probs = squash(zs.pair_logits(clf, pairs), False, "probability")[0].cpu().numpy()
     t, v = _indices(clf.labels, target, versus, int(np.argmax(probs)), clf.label_index)
     output = opts["output"]
+    opts = _with_baseline(clf, opts, lambda b: squash(zs.pair_logits(clf, pairs, zs.baseline_pair_ids(clf, pairs, b)),
+                                                      False, "probability")[0].cpu().numpy(), False)
 
     def score(logits: torch.Tensor) -> torch.Tensor:
         return contrast(squash(logits[:, 0], False, output), t, v)
@@ -235,10 +267,10 @@ def _explain_pair(clf, text, hypothesis, m, opts, target, versus) -> Explanation
     return _pairs_explanation(clf, text, pairs, score, m, opts, clf.labels[t],
                               _prediction(clf.labels, probs, False), labels=[clf.labels[t]],
                               extras={"task": "nli-pair", "hypothesis": hypothesis,
-                                      **({"contrast": clf.labels[v]} if v is not None else {})})
+                                      **({"contrast": clf.labels[v]} if v is not None else {})}, progress=progress)
 
 
-def _pairs_explanation(clf, text, pairs: zs.Pairs, score, m, opts, target_name, prediction, labels, extras):
+def _pairs_explanation(clf, text, pairs: zs.Pairs, score, m, opts, target_name, prediction, labels, extras, progress):
     baseline = opts.get("baseline")
     scorer, base_ids, where = zs.nli_scorer(clf, pairs, score, baseline or "pad")
     longest = int(np.argmax(pairs.premise_end))
@@ -246,7 +278,7 @@ def _pairs_explanation(clf, text, pairs: zs.Pairs, score, m, opts, target_name, 
     offsets, special = pairs.offsets[longest, :p], pairs.special[longest, :p]
     truncated = pairs.truncated
     limit = int(offsets[~special, 1].max()) if truncated else None
-    result = _run(m, scorer, opts, text, offsets, special, limit)
+    result = _run(m, scorer, opts, text, offsets, special, limit, progress)
     scores = result.token_scores
     hypotheses = []
     for l, (a, b) in enumerate(where.hypothesis):
@@ -268,7 +300,7 @@ def _pairs_explanation(clf, text, pairs: zs.Pairs, score, m, opts, target_name, 
                 "padding_total": float(scores[where.padding]) if where.padding < len(scores) else 0.0})
 
 
-def _explain_similarity(clf, text, m, opts, cand: zs.Candidates, target, versus) -> Explanation:
+def _explain_similarity(clf, text, m, opts, cand: zs.Candidates, target, versus, progress) -> Explanation:
     """builtin:zeroshot: the text's words, with the label hypotheses' embeddings held fixed."""
     hyps = zs.sentence_embeddings(clf, cand.hypotheses)
     enc = encode(clf, text)
@@ -283,6 +315,8 @@ def _explain_similarity(clf, text, m, opts, cand: zs.Candidates, target, versus)
     cos = scores_of(enc.input_ids)
     probs = zs.similarity_scores(cos, cand.multi_label, "probability")[0].cpu().numpy()
     t, v = _indices(cand.labels, target, versus, int(np.argmax(probs)), _label_index(cand.labels))
+    opts = _with_baseline(clf, opts, lambda b: zs.similarity_scores(
+        scores_of(baseline_ids(clf, enc, b)), cand.multi_label, "probability")[0].cpu().numpy(), cand.multi_label)
     mask, tti = enc.attention_mask, enc.token_type_ids
 
     def forward(embeddings: torch.Tensor) -> torch.Tensor:
@@ -299,7 +333,7 @@ def _explain_similarity(clf, text, m, opts, cand: zs.Candidates, target, versus)
         scorer = Scorer(forward=forward, inputs=(emb(enc.input_ids),), baselines=(emb(base_ids),),
                         owners=clf.family.owners(enc.n_tokens), baseline_ids=base_ids)
     limit = int(enc.offsets[~enc.special, 1].max()) if enc.truncated else None
-    result = _run(m, scorer, opts, text, enc.offsets, enc.special, limit)
+    result = _run(m, scorer, opts, text, enc.offsets, enc.special, limit, progress)
 
     def f(c: torch.Tensor) -> float:
         return float(contrast(zs.similarity_scores(c, cand.multi_label, output), t, v)[0])

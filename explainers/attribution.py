@@ -7,7 +7,7 @@ model can be explained from many threads at once.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
@@ -66,20 +66,15 @@ class Method:
     has_baseline: bool
     help: str = ""
     needs_words: bool = False  # run() takes the token -> word feature map
+    work: Callable[[dict, int], int] = lambda opts, n_words: 1  # examples through the model, for progress
 
-    def resolve(self, given: Mapping[str, Any], default_baseline: str) -> dict:
+    def resolve(self, given: Mapping[str, Any]) -> dict:
         """Defaults filled in, every value checked; unknown names rejected."""
         unknown = sorted(set(given) - set(self.options))
         if unknown:
             raise ExplainerError(f"Method {self.name} has no option {', '.join(unknown)}; "
                                  f"its options are {', '.join(self.options)}.")
-        resolved = {}
-        for name, opt in self.options.items():
-            value = given.get(name, opt.default)
-            if name == "baseline" and value is None:
-                value = default_baseline
-            resolved[name] = opt.check(name, value)
-        return resolved
+        return {name: opt.check(name, given.get(name, opt.default)) for name, opt in self.options.items()}
 
 
 def _fold(scorer: Scorer, per_input: tuple[torch.Tensor, ...], n_tokens: int, square: bool = False) -> np.ndarray:
@@ -159,14 +154,16 @@ _COMMON = {
     "aggregation": Option("sum", choices=AGGREGATIONS, help="how word pieces make a word's score"),
 }
 _BATCH = Option(16, low=1, high=1024, kind=int, help="examples per forward pass (memory bound)")
-_BASELINE = Option(None, choices=BASELINES + (None,), help="token that replaces the text (special tokens kept)")
+_BASELINE = Option("auto", choices=("auto",) + BASELINES,
+                   help="token that replaces the text (special tokens kept); auto: the one the model finds "
+                        "least informative (most uncertain prediction)")
 
 METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
     Method("integrated_gradients", "Integrated Gradients", _integrated_gradients, {
         "n_steps": Option(50, low=1, high=2000, kind=int, help="integration steps"),
         "integration": Option("gausslegendre", choices=INTEGRATIONS, help="quadrature rule"),
         "baseline": _BASELINE, "internal_batch_size": _BATCH, **_COMMON,
-    }, signed=True, has_baseline=True,
+    }, signed=True, has_baseline=True, work=lambda opts, n: opts["n_steps"] + 2,
         help="Path integral of gradients from a baseline text to the input; sums to F(x) - F(baseline)."),
     Method("saliency", "Saliency (gradient norm)", _saliency, {**_COMMON}, signed=False, has_baseline=False,
            help="L2 norm of the gradient of the score with respect to each token's embedding."),
@@ -177,12 +174,12 @@ METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
         "noise": Option(0.1, low=0.0, high=1.0, kind=float, help="noise std as a fraction of the embeddings' range"),
         "seed": Option(0, low=0, high=2**31 - 1, kind=int, help="random seed, for reproducible noise"),
         "internal_batch_size": _BATCH, **_COMMON,
-    }, signed=False, has_baseline=False,
+    }, signed=False, has_baseline=False, work=lambda opts, n: opts["samples"],
         help="Saliency averaged over noisy copies of the embeddings (Captum NoiseTunnel)."),
     Method("occlusion", "Occlusion (word removal)", _occlusion, {
         "baseline": Option("mask", choices=BASELINES, help="token that replaces each word"),
         "internal_batch_size": _BATCH, **_COMMON,
-    }, signed=True, has_baseline=True, needs_words=True,
+    }, signed=True, has_baseline=True, needs_words=True, work=lambda opts, n: n + 2,
         help="Score drop when one word is replaced by the baseline token (Captum FeatureAblation)."),
 )})
 
@@ -193,7 +190,23 @@ def method(name: str) -> Method:
     return METHODS[name]
 
 
-def attribute(m: Method, scorer: Scorer, opts: dict, words: np.ndarray | None = None) -> Attribution:
-    """Run one method; gradients on, whatever the caller's grad mode."""
+def attribute(m: Method, scorer: Scorer, opts: dict, words: np.ndarray | None = None,
+              progress: Callable[[float], None] | None = None) -> Attribution:
+    """Run one method; gradients on, whatever the caller's grad mode.
+
+    ``progress(fraction)`` is called as examples go through the model.
+    """
+    if progress is not None:
+        total = max(1, m.work(opts, 0 if words is None else int(words.max()) + 1))
+        done = [0]
+        inner = scorer.forward
+
+        def counted(*embeddings):
+            out = inner(*embeddings)
+            done[0] += int(embeddings[0].shape[0])
+            progress(min(1.0, done[0] / total))
+            return out
+
+        scorer = replace(scorer, forward=counted)
     with torch.enable_grad():
         return m.run(scorer, opts, words)

@@ -46,7 +46,7 @@ class Family:
     model_types: tuple[str, ...]
     positions: str = "absolute"
     reads: str = "first"
-    default_baseline: str = "pad"
+    baselines: tuple[str, ...] = ("pad", "mask", "unk")  # candidates for baseline="auto"
     encoder_decoder: bool = False
     token_types: bool = False
 
@@ -134,8 +134,8 @@ FAMILIES: tuple[Family, ...] = (
     Family("RoBERTa", ("roberta",), positions="from_ids"),
     Family("XLM-RoBERTa", ("xlm-roberta",), positions="from_ids"),
     # Relative attention and no absolute positions: a zero (pad) embedding feeding LayerNorm with
-    # eps 1e-7 makes the IG path near-singular, so the mask token is the default baseline.
-    Family("DeBERTa-v2/v3", ("deberta-v2",), default_baseline="mask"),
+    # eps 1e-7 makes the IG path near-singular, so pad is never chosen automatically.
+    Family("DeBERTa-v2/v3", ("deberta-v2",), baselines=("mask", "unk")),
     Family("ELECTRA", ("electra",), token_types=True),  # embeddings smaller than hidden: projected inside
     Family("ALBERT", ("albert",), token_types=True),  # factorised embeddings
     Family("MPNet", ("mpnet",), positions="from_ids"),

@@ -43,3 +43,68 @@ def explanation_html(exp) -> str:
         head += " · <i>text truncated to the model's input size</i>"
     body = highlighted_text(exp.text, exp.words)
     return f'<div style="font-family:sans-serif;line-height:1.9">{head}<br>{body}</div>'
+
+
+def legend(scale: float, target: str, signed: bool = True) -> str:
+    """A small colour bar saying what the colours mean."""
+    t = html.escape(target)
+    if signed:
+        left, mid, right = f"against {t}", "0", f"for {t}"
+        bar = f"linear-gradient(90deg,{colour(-scale, scale)},transparent,{colour(scale, scale)})"
+    else:
+        left, mid, right = "0", "", f"most important for {t}"
+        bar = f"linear-gradient(90deg,transparent,{colour(scale, scale)})"
+    return (f'<div style="font-family:sans-serif;font-size:0.8em;display:flex;align-items:center;gap:6px">'
+            f'<span>{left} ({-scale if signed else 0:+.3g})</span><span style="flex:0 0 160px;height:10px;'
+            f'background:{bar};border:1px solid #ccc;border-radius:3px"></span>'
+            f'<span>{right} ({scale:+.3g})</span></div>')
+
+
+_REPORT_CSS = """
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;max-width:900px;margin:2em auto;
+padding:0 1em;color:#222;line-height:1.5}
+h1{font-size:1.4em}h2{font-size:1.1em;margin-top:1.6em}
+.text{line-height:2;font-size:1.05em;border:1px solid #ddd;border-radius:6px;padding:.8em}
+table{border-collapse:collapse}td,th{padding:2px 10px;text-align:left;border-bottom:1px solid #eee}
+.bar{height:12px;background:#2166ac;border-radius:2px}.muted{color:#666;font-size:.85em}
+"""
+
+
+def report(exp, view_units, scale: float, title: str = "Explanation report") -> str:
+    """A standalone HTML page (no scripts, fonts or external assets) a reviewer can open offline."""
+    e = html.escape
+    signed = bool(exp.extras.get("signed", True))
+    rows = "".join(
+        f"<tr><td>{e(label)}</td><td>{score:.4f}</td><td style='width:260px'>"
+        f"<div class='bar' style='width:{max(score, 0) * 100:.1f}%'></div></td></tr>"
+        for label, score in exp.prediction.scores.items())
+    top = sorted(view_units, key=lambda u: -abs(u.score))[:20]
+    top_rows = "".join(f"<tr><td>{e(u.text)}</td><td>{u.start}</td><td>{u.score:+.5f}</td></tr>" for u in top)
+    facts = [("checkpoint", exp.provenance.get("checkpoint")), ("method", exp.method),
+             ("options", ", ".join(f"{k}={v}" for k, v in exp.options.items())),
+             ("explained score", f"{exp.target} = {exp.score:.4f}")]
+    if exp.baseline_score is not None:
+        facts.append(("baseline score", f"{exp.baseline_score:.4f}"))
+    if exp.delta is not None:
+        facts.append(("convergence delta", f"{exp.delta:+.3e}"))
+    if "contrast" in exp.extras:
+        facts.append(("contrast", f"minus the score of {exp.extras['contrast']}"))
+    if "hypothesis_total" in exp.extras:
+        facts.append(("hypothesis tokens (all labels)", f"{exp.extras['hypothesis_total']:+.4f}"))
+    if exp.truncated:
+        facts.append(("note", "the text was truncated to the model's input size"))
+    facts += [(k, v) for k, v in exp.provenance.items() if k != "checkpoint"]
+    fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
+        f"<title>{e(title)}</title><style>{_REPORT_CSS}</style></head><body>"
+        f"<h1>{e(title)}</h1><p>Prediction: <b>{e(exp.prediction.label)}</b>. Explained: "
+        f"<b>{e(exp.target)}</b> by {e(exp.method)}.</p>"
+        f"<h2>Highlighted text</h2>{legend(scale, exp.target, signed)}"
+        f"<div class='text'>{highlighted_text(exp.text, view_units, scale)}</div>"
+        f"<h2>Scores</h2><table>{rows}</table>"
+        f"<h2>Top attributions</h2><table><tr><th>text</th><th>offset</th><th>score</th></tr>{top_rows}</table>"
+        f"<h2>Details</h2><table>{fact_rows}</table>"
+        "<p class='muted'>Made with the explanation studio. Attributions are raw (not normalised); "
+        "colours are scaled to the largest shown magnitude.</p></body></html>")

@@ -104,6 +104,6 @@ def test_deberta_defaults_to_a_mask_baseline_that_converges(tiny):
             exp = ex.explain(clf, text, baseline=baseline, n_steps=50, target=0)
             gap = exp.score - exp.baseline_score
             errors[baseline].append(abs(exp.token_scores.sum() - gap) / abs(gap))
-    assert ex.explain(clf, TEXTS[0]).options["baseline"] == "mask"
+    assert ex.explain(clf, TEXTS[0]).options["baseline"] in ("mask", "unk")  # auto never picks pad here
     assert max(errors["mask"]) < 0.01
     assert np.median(errors["pad"]) > 0.1

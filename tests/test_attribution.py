@@ -48,14 +48,16 @@ def test_ig_completeness_against_plain_forward_passes(tiny, family):
     clf = tiny(family)
     for text in TEXTS:
         ids, mask, positions = encoded(clf, text)
-        base = baseline_of(clf, ids, getattr(clf.tokenizer, f"{clf.family.default_baseline}_token_id"))
+        baseline = ex.explain(clf, text, n_steps=1).options["baseline"]  # what "auto" picks for this text
+        assert baseline in clf.family.baselines
+        base = baseline_of(clf, ids, getattr(clf.tokenizer, f"{baseline}_token_id"))
         gaps = [plain_probability(clf, ids, mask, positions, k) - plain_probability(clf, base, mask, positions, k)
                 for k in range(len(clf.labels))]
         target = int(np.argmax(np.abs(gaps)))  # the label whose score moves most
         gap = gaps[target]
         assert abs(gap) > 1e-3, "tiny model too flat for a meaningful check"
         exp = ex.explain(clf, text, target=target, n_steps=2000, internal_batch_size=500)
-        assert exp.options["baseline"] == clf.family.default_baseline  # the result says which baseline
+        assert exp.options["baseline"] == baseline  # the result says which baseline
         f_x = plain_probability(clf, ids, mask, positions, target)
         f_base = plain_probability(clf, base, mask, positions, target)
         assert exp.score == pytest.approx(f_x, abs=1e-6)
@@ -259,3 +261,18 @@ def test_long_text_is_truncated_and_said_so(tiny):
     assert len(exp.tokens) == clf.max_length
     assert exp.words[-1].end <= len(text)
     assert not ex.explain(clf, "good movie", method="saliency").truncated
+
+
+@pytest.mark.parametrize("family", ["bert", "roberta", "bart", "deberta-v3"])
+def test_auto_baseline_is_the_least_informative_candidate(tiny, family):
+    clf = tiny(family)
+    for text in TEXTS:
+        ids, mask, positions = encoded(clf, text)
+        entropy = {}
+        for name in clf.family.baselines:
+            base = baseline_of(clf, ids, getattr(clf.tokenizer, f"{name}_token_id"))
+            p = np.array([plain_probability(clf, base, mask, positions, k) for k in range(len(clf.labels))])
+            entropy[name] = float(-(p * np.log(p)).sum())
+        exp = ex.explain(clf, text, method="integrated_gradients", n_steps=8)
+        assert exp.options["baseline"] == max(entropy, key=entropy.get)
+        assert ex.explain(clf, text, baseline="unk", n_steps=8).options["baseline"] == "unk"

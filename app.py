@@ -1,0 +1,235 @@
+"""Explain page: which words made the model decide? (entry point of the Streamlit app)."""
+from __future__ import annotations
+
+import logging
+
+import pandas as pd
+import streamlit as st
+
+import explainers as ex
+from explainers import html as xhtml
+from explainers import plots
+from explainers import zeroshot as zs
+from studio import models, sidebar, state
+
+EXAMPLES = [
+    ("👍 Buyer's review", {"text": "This is awesome anyone thinking to buy should blindly go for it"}),
+    ("🎬 Not bad at all", {"text": "The movie was not bad at all, highly recommend"}),
+    ("🎬 Not really good", {"text": "This movie was not really good, I did not enjoy it at all"}),
+    ("🏷️ Zero-shot topics", {"text": "The team won the championship after a dramatic final match",
+                            "labels": "sports, politics, business, technology", "zero_shot": True}),
+]
+WARN_DELTA = 0.05  # convergence error, as a share of |F(x) - F(x')|, above which we warn
+
+
+def use_example(example: dict) -> None:
+    changes = {k: v for k, v in example.items() if k != "zero_shot"}
+    clf_task = st.session_state.get("task")
+    if example.get("zero_shot") and clf_task == "classification":
+        changes["checkpoint"] = "builtin:zeroshot"
+        st.session_state.pop("w.choice", None)
+    if example.get("zero_shot"):
+        changes["mode"] = "labels"
+    state.update(**changes, target="", contrast="")
+    for key in ("text", "labels", "mode"):
+        st.session_state.pop(f"w.{key}", None)
+
+
+def submit(option_keys: dict[str, str]) -> None:
+    """Copy the form's widgets into the request."""
+    get = st.session_state.get
+    options = {}
+    method = ex.METHODS[get("w.method")]
+    for name, key in option_keys.items():
+        value = get(key)
+        if name in method.options and value is not None and value != method.options[name].default:
+            options[name] = value
+    state.update(text=get("w.text", ""), labels=get("w.labels", state.request().labels),
+                 template=get("w.template", state.request().template),
+                 multi_label=bool(get("w.multi_label", False)), mode=get("w.mode", "labels"),
+                 hypothesis=get("w.hypothesis", state.request().hypothesis), method=method.name,
+                 target=get("w.target") or "", contrast=get("w.contrast") or "", options=options)
+
+
+def candidate_labels(req: state.Request, clf: ex.Classifier) -> tuple[list[str], list[str]]:
+    """The labels a target can be chosen from, and any problem with them."""
+    if clf.task == "embedding" or (clf.task == "nli" and req.mode == "labels"):
+        try:
+            return list(zs.candidates(req.labels, req.template, req.multi_label).labels), []
+        except ex.ExplainerError as err:
+            return [], [str(err)]
+    return list(clf.labels), []
+
+
+def form(req: state.Request, clf: ex.Classifier) -> None:
+    zero_shot_capable = clf.task in ("nli", "embedding")
+    # outside the form, so that the options below follow the chosen method at once
+    st.selectbox("Method", list(ex.METHODS), key=state.widget_default("method", req.method),
+                 format_func=lambda n: ex.METHODS[n].title, help="Applied when you press Explain.")
+    with st.form("explain_form", border=False):
+        st.text_area("Text", key=state.widget_default("text", req.text), height=110, max_chars=20_000)
+        if clf.task == "nli":
+            st.radio("Use the NLI model for", ["labels", "pair"], horizontal=True,
+                     key=state.widget_default("mode", req.mode),
+                     format_func={"labels": "zero-shot over candidate labels", "pair": "premise and hypothesis"}.get)
+        if zero_shot_capable:
+            c1, c2, c3 = st.columns([3, 2, 1])
+            c1.text_input("Candidate labels (comma-separated)", key=state.widget_default("labels", req.labels))
+            c2.text_input("Hypothesis template", key=state.widget_default("template", req.template),
+                          help="One {} where the label goes.")
+            c3.toggle("Multi-label", key=state.widget_default("multi_label", req.multi_label),
+                      help="Score each label on its own instead of a softmax over labels.")
+            if clf.task == "nli":
+                st.text_input("Hypothesis (premise and hypothesis mode)",
+                              key=state.widget_default("hypothesis", req.hypothesis))
+        labels, _ = candidate_labels(req, clf)
+        c2, c3 = st.columns(2)
+        c2.selectbox("Explain label", [""] + labels, key=state.widget_default(
+            "target", req.target if req.target in labels else ""), format_func=lambda l: l or "the predicted one")
+        c3.selectbox("…rather than (contrast)", [""] + labels, key=state.widget_default(
+            "contrast", req.contrast if req.contrast in labels else ""), format_func=lambda l: l or "nothing")
+        option_keys = method_options(req, clf)
+        st.form_submit_button("Explain", type="primary", on_click=submit, args=(option_keys,))
+
+
+def method_options(req: state.Request, clf: ex.Classifier) -> dict[str, str]:
+    """One widget per option of every method (so switching method in the form shows sane values)."""
+    keys = {}
+    method = ex.METHODS[st.session_state.get("w.method", req.method)]
+    with st.expander(f"Options of {method.title}", expanded=False):
+        st.caption(method.help)
+        cols = st.columns(3)
+        for i, (name, opt) in enumerate(method.options.items()):
+            value = req.options.get(name, opt.default) if req.method == method.name else opt.default
+            key = state.widget_default(f"opt.{method.name}.{name}", value)
+            col = cols[i % 3]
+            if opt.choices is not None:
+                col.selectbox(name, list(opt.choices), key=key, help=opt.help,
+                              format_func=lambda c: "auto (least informative)" if c == "auto" else str(c))
+            elif opt.kind is int:
+                col.number_input(name, min_value=int(opt.low), max_value=int(opt.high), step=1, key=key,
+                                 help=opt.help)
+            else:
+                col.number_input(name, min_value=float(opt.low), max_value=float(opt.high), step=0.05, key=key,
+                                 help=opt.help)
+            keys[name] = key
+    return keys
+
+
+def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:
+    slot = st.empty()
+    bar = slot.progress(0.0, text=f"{ex.METHODS[req.method].title}: starting…")
+
+    def progress(fraction: float) -> None:
+        bar.progress(fraction, text=f"{ex.METHODS[req.method].title}: {fraction:.0%} of the model passes")
+
+    try:
+        exp = models.explain(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
+                             req.contrast, req.labels, req.template, req.multi_label, req.mode, req.hypothesis,
+                             tuple(sorted(req.options.items())), progress=progress)
+    except ex.ExplainerError as err:
+        slot.error(str(err), icon="⚠️")
+        return None
+    except Exception as err:  # never a stack trace on the page
+        logging.getLogger("studio").exception("explain failed")
+        slot.error(f"Something went wrong while explaining ({type(err).__name__}). The error was logged.")
+        return None
+    slot.empty()
+    return exp
+
+
+def results(exp: ex.Explanation) -> None:
+    signed = bool(exp.extras.get("signed", True))
+    for notice in exp.prediction.notices:
+        st.info(notice)
+    v1, v2, v3 = st.columns(3)
+    view = v1.radio("Show", ["words", "tokens"], horizontal=True, key="w.view")
+    scale_mode = v2.radio("Colour scale", ["max", "p95"], horizontal=True, key="w.scale",
+                          format_func={"max": "largest |score|", "p95": "95th percentile"}.get)
+    top_k = v3.slider("Top", 5, 40, 15, key="w.top_k")
+    shown = plots.units(exp, view)
+    scale = plots.scale_of([u.score for u in shown], scale_mode)
+
+    left, right = st.columns([3, 2])
+    with left:
+        headline = f"**{exp.prediction.label}** predicted; explaining **{exp.target}** = {exp.score:.4f}"
+        if "contrast" in exp.extras:
+            headline += f" minus **{exp.extras['contrast']}**"
+        st.markdown(headline)
+        st.html(xhtml.legend(scale, exp.target, signed))
+        st.html(f'<div class="xtext" style="line-height:2.1;font-size:1.1em;border:1px solid #ddd;'
+                f'border-radius:6px;padding:.6em .8em">{xhtml.highlighted_text(exp.text, shown, scale)}</div>')
+        if exp.truncated:
+            st.warning("The text is longer than the model reads; only its first part was explained.")
+    with right:
+        st.plotly_chart(plots.probabilities(exp.prediction, exp.target), width="stretch")
+
+    details(exp)
+    t1, t2 = st.columns([2, 3])
+    table = pd.DataFrame([{"text": u.text, "start": u.start, "score": u.score} for u in shown])
+    if not table.empty:
+        table = table.reindex(table["score"].abs().sort_values(ascending=False).index).head(top_k)
+    t1.dataframe(table, hide_index=True, width="stretch")
+    t2.plotly_chart(plots.top_units(shown, top_k, signed), width="stretch")
+    downloads(exp, shown, scale)
+
+
+def details(exp: ex.Explanation) -> None:
+    facts = [f"method **{ex.METHODS[exp.method].title}**"]
+    if "n_steps" in exp.options:
+        facts.append(f"{exp.options['n_steps']} steps ({exp.options['integration']})")
+    if exp.options.get("baseline"):
+        facts.append(f"baseline token: {exp.options['baseline']}")
+    facts.append(f"{exp.extras.get('seconds', 0):.2f} s")
+    st.caption(" · ".join(facts))
+    if exp.delta is not None and exp.baseline_score is not None:
+        gap = exp.score - exp.baseline_score
+        share = abs(exp.delta) / max(abs(gap), 1e-12)
+        text = (f"Attributions sum to F(x) − F(baseline) = {exp.score:.4f} − {exp.baseline_score:.4f} = {gap:+.4f}; "
+                f"convergence error {exp.delta:+.2e} ({share:.1%}).")
+        if share > WARN_DELTA:
+            st.warning(text + " That is large: raise the number of steps for trustworthy scores.", icon="⚠️")
+        else:
+            st.caption(text)
+    if "hypothesis_total" in exp.extras and exp.baseline_score is not None:
+        gap = exp.score - exp.baseline_score
+        total = exp.extras["hypothesis_total"]
+        st.caption(f"Hypothesis tokens (template and label words, all pairs) contribute {total:+.4f} of the "
+                   f"{gap:+.4f} change ({abs(total) / max(abs(gap), 1e-12):.0%}); the text's words the rest.")
+
+
+def downloads(exp: ex.Explanation, shown, scale: float) -> None:
+    table = pd.DataFrame([{"text": u.text, "start": u.start, "end": u.end, "score": u.score} for u in shown])
+    d1, d2, d3, d4 = st.columns(4)
+    d1.download_button("Explanation (JSON)", exp.to_json(indent=2), "explanation.json", "application/json")
+    d2.download_button("Scores (CSV)", table.to_csv(index=False), "scores.csv", "text/csv")
+    d3.download_button("Report (HTML)", xhtml.report(exp, shown, scale), "report.html", "text/html")
+    with d4.popover("Copy link"):
+        st.caption("This link reopens the same view:")
+        st.code(state.share_link(), language=None, wrap_lines=True)
+
+
+def main() -> None:
+    clf = sidebar.render()
+    st.title("Why did the model decide?")
+    if clf is None:
+        st.info("Pick a checkpoint in the sidebar; the built-ins work offline.")
+        return
+    st.session_state["task"] = clf.task
+    req = state.request()
+    cols = st.columns(len(EXAMPLES))
+    for col, (label, example) in zip(cols, EXAMPLES):
+        col.button(label, on_click=use_example, args=(example,), width="stretch")
+    form(req, clf)
+    labels, problems = candidate_labels(req, clf)
+    for problem in problems:
+        st.error(problem, icon="⚠️")
+    state.publish()
+    if problems:
+        return
+    exp = compute(req, clf)
+    if exp is not None:
+        results(exp)
+
+
+main()

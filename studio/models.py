@@ -1,0 +1,88 @@
+"""Models loaded once per process and shared by every browser session; results
+cached by everything they depend on, so view-only reruns recompute nothing."""
+from __future__ import annotations
+
+import functools
+import os
+from contextvars import ContextVar
+
+import streamlit as st
+
+import explainers as ex
+from explainers.builtins import BUILTINS
+
+CURATED = {
+    "distilbert-base-uncased-finetuned-sst-2-english": "DistilBERT, SST-2 sentiment",
+    "textattack/distilbert-base-uncased-imdb": "DistilBERT, IMDB sentiment (LABEL_0/1)",
+    "cardiffnlp/twitter-roberta-base-sentiment-latest": "RoBERTa, tweet sentiment",
+    "facebook/bart-large-mnli": "BART-large NLI (zero-shot)",
+    "valhalla/distilbart-mnli-12-1": "DistilBART NLI (zero-shot)",
+    "MoritzLaurer/DeBERTa-v3-base-mnli-fever-anli": "DeBERTa-v3 NLI (zero-shot)",
+}
+OTHER = "Other hub id…"
+LOCAL = "Local folder…"
+MAX_MODELS = int(os.environ.get("STUDIO_MAX_MODELS", "3"))
+MAX_PARAMETERS = float(os.environ.get("STUDIO_MAX_PARAMETERS", "1e9"))
+
+
+def local_folders_allowed() -> bool:
+    """Off unless the operator enables it: a public Space must not read its own disk."""
+    return os.environ.get("STUDIO_ALLOW_LOCAL", "").lower() in ("1", "true", "yes")
+
+
+def choices() -> dict[str, str]:
+    """Picker entries: checkpoint id -> caption."""
+    out = {f"builtin:{name}": f"built-in: {spec.title}" for name, spec in BUILTINS.items()}
+    out.update(CURATED)
+    return out
+
+
+def _names(label_names: str) -> list[str] | None:
+    names = [n.strip() for n in label_names.split(",")] if label_names.strip() else None
+    return names
+
+
+@st.cache_resource(max_entries=MAX_MODELS, show_spinner=False)
+def load(checkpoint: str, revision: str = "", label_names: str = "") -> ex.Classifier:
+    """One instance per (checkpoint, revision, label names) for the whole process. Failures are not cached."""
+    if not checkpoint.startswith(ex.checkpoints.BUILTIN_PREFIX) and os.path.exists(checkpoint):
+        if not local_folders_allowed():
+            raise ex.ExplainerError("Local folders are disabled on this server (STUDIO_ALLOW_LOCAL=1 enables them).")
+    clf = ex.load(checkpoint, revision=revision or None, label_names=_names(label_names))
+    size = sum(p.numel() for p in clf.model.parameters())
+    if size > MAX_PARAMETERS:
+        raise ex.ExplainerError(f"{checkpoint} has {size / 1e6:,.0f}M parameters; this server allows at most "
+                                f"{MAX_PARAMETERS / 1e6:,.0f}M (STUDIO_MAX_PARAMETERS).")
+    return clf
+
+
+_PROGRESS: ContextVar = ContextVar("progress", default=None)
+
+
+def explain(checkpoint: str, revision: str, label_names: str, text: str, method: str, target: str, contrast: str,
+            labels: str, template: str, multi_label: bool, mode: str, hypothesis: str, options: tuple,
+            progress=None) -> ex.Explanation:
+    """Cached by everything the explanation depends on; ``progress`` is told how far a computation is.
+
+    A process-wide LRU rather than st.cache_data: Streamlit replays elements
+    touched inside a cached function, and a progress bar must be touched.
+    """
+    token = _PROGRESS.set(progress)
+    try:
+        return _explain(checkpoint, revision, label_names, text, method, target, contrast, labels, template,
+                        multi_label, mode, hypothesis, options)
+    finally:
+        _PROGRESS.reset(token)
+
+
+@functools.lru_cache(maxsize=256)
+def _explain(checkpoint, revision, label_names, text, method, target, contrast, labels, template, multi_label,
+             mode, hypothesis, options) -> ex.Explanation:
+    clf = load(checkpoint, revision, label_names)
+    task = {}
+    if clf.task == "embedding" or (clf.task == "nli" and mode == "labels"):
+        task = {"labels": labels, "template": template, "multi_label": multi_label}
+    elif clf.task == "nli":
+        task = {"hypothesis": hypothesis}
+    return ex.explain(clf, text, method=method, target=target or None, contrast=contrast or None,
+                      progress=_PROGRESS.get(), **task, **dict(options))

@@ -1,0 +1,92 @@
+"""The sidebar every page shows: navigation, checkpoint picker, the model's facts."""
+from __future__ import annotations
+
+import streamlit as st
+
+import explainers as ex
+
+from . import models, state
+
+PAGES = [("app.py", "Explain", "🔍"), ("pages/1_Models_and_methods.py", "Models & methods", "📚")]
+
+
+def _set_checkpoint(choice_key: str, hub_key: str, rev_key: str, local_key: str) -> None:
+    choice = st.session_state[choice_key]
+    if choice == models.OTHER:
+        checkpoint = st.session_state.get(hub_key, "").strip()
+    elif choice == models.LOCAL:
+        checkpoint = st.session_state.get(local_key, "").strip()
+    else:
+        checkpoint = choice
+    if checkpoint:
+        state.update(checkpoint=checkpoint, revision=st.session_state.get(rev_key, "").strip() if choice == models.OTHER
+                     else "", target="", contrast="")
+
+
+def render() -> ex.Classifier | None:
+    """Draw the sidebar; return the loaded classifier (the previous one if the new one fails)."""
+    st.set_page_config(page_title="Explanation studio", page_icon="🔍", layout="wide")
+    req = state.request()
+    with st.sidebar:
+        st.markdown("### 🔍 Explanation studio")
+        for path, label, icon in PAGES:
+            st.page_link(path, label=label, icon=icon)
+        st.divider()
+        options = models.choices()
+        listed = list(options)
+        extra = [models.OTHER] + ([models.LOCAL] if models.local_folders_allowed() else [])
+        current = req.checkpoint if req.checkpoint in listed else models.OTHER
+        choice_key = state.widget_default("choice", current)
+        hub_key = state.widget_default("hub", "" if req.checkpoint in listed else req.checkpoint)
+        rev_key = state.widget_default("revision", req.revision)
+        local_key = state.widget_default("local", "")
+        args = (choice_key, hub_key, rev_key, local_key)
+        st.selectbox("Checkpoint", listed + extra, key=choice_key, on_change=_set_checkpoint, args=args,
+                     format_func=lambda c: c if c in extra else f"{c}", help="Built-ins work offline.")
+        caption = options.get(st.session_state[choice_key])
+        if caption:
+            st.caption(caption)
+        if st.session_state[choice_key] == models.OTHER:
+            st.text_input("Hub id", key=hub_key, placeholder="owner/model", on_change=_set_checkpoint, args=args)
+            st.text_input("Revision (optional)", key=rev_key, placeholder="main, a tag or a commit",
+                          on_change=_set_checkpoint, args=args)
+        elif st.session_state[choice_key] == models.LOCAL:
+            st.text_input("Folder", key=local_key, on_change=_set_checkpoint, args=args)
+        clf = _load(req)
+        if clf is not None:
+            _facts(clf, req)
+    return clf
+
+
+def _load(req: state.Request) -> ex.Classifier | None:
+    """Load the chosen checkpoint; on failure say why and fall back to the last one that worked."""
+    try:
+        with st.spinner(f"Loading {req.checkpoint}…"):
+            clf = models.load(req.checkpoint, req.revision, req.label_names)
+    except ex.ExplainerError as err:
+        st.error(str(err), icon="⚠️")
+        good = st.session_state.get("last_good")
+        if good and good != (req.checkpoint, req.revision, req.label_names):
+            state.update(checkpoint=good[0], revision=good[1], label_names=good[2])
+            st.info(f"Still using {good[0]}.")
+            return models.load(*good)
+        return None
+    st.session_state["last_good"] = (req.checkpoint, req.revision, req.label_names)
+    return clf
+
+
+def _facts(clf: ex.Classifier, req: state.Request) -> None:
+    facts = clf.facts()
+    task = {"classification": "fine-tuned classifier", "nli": "NLI: zero-shot over your labels",
+            "embedding": "embedding similarity: zero-shot over your labels"}[clf.task]
+    rows = [("task", task), ("family", facts["family"]), ("layers × heads", f"{facts['layers']} × {facts['heads']}"),
+            ("parameters", f"{facts['parameters'] / 1e6:,.1f}M"), ("max tokens", facts["max_tokens"])]
+    if clf.labels:
+        rows.append(("labels", ", ".join(clf.labels)))
+    st.markdown("\n".join(f"- **{k}**: {v}" for k, v in rows))
+    generic = clf.labels and all(ex.checkpoints._GENERIC_LABEL.match(l) for l in clf.labels)
+    if generic or req.label_names:
+        key = state.widget_default("label_names", req.label_names)
+        st.text_input("Display names for the labels", key=key, placeholder="negative, positive",
+                      help="Comma-separated, one per label, in index order.",
+                      on_change=lambda: state.update(label_names=st.session_state[key].strip()))

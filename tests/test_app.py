@@ -1,0 +1,188 @@
+"""The Streamlit app through streamlit.testing.v1.AppTest: wiring, state, URL, errors."""
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import explainers as ex
+import studio.models
+
+TIMEOUT = 300  # model loading on a cold cache
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def specs(at) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def highlighted(at) -> str:
+    return next(h.proto.body for h in at.get("html") if 'class="xtext"' in h.proto.body)
+
+
+def headline(at) -> str:
+    return next(m.value for m in at.markdown if "predicted; explaining" in m.value)
+
+
+def submit(at) -> AppTest:
+    next(b for b in at.button if b.label == "Explain").click()
+    return at.run()
+
+
+def test_default_page_explains_the_builtin_sentiment_model():
+    at = app()
+    assert not at.exception
+    assert at.session_state["request"].checkpoint == "builtin:sst2"
+    assert "positive" in headline(at)
+    bars = specs(at)[0]["data"][0]
+    assert bars["y"] == ["negative", "positive"] and bars["x"][1] > 0.9
+    body = highlighted(at)
+    for word in ("awesome", "blindly", "buy"):
+        assert f">{word}</span>" in body
+    assert any("convergence error" in c.value for c in at.caption)
+
+
+def test_widgets_change_method_target_and_options():
+    at = app()
+    at.selectbox(key="w.method").set_value("saliency")
+    at.selectbox(key="w.target").set_value("negative")
+    at = submit(at)
+    assert not at.exception
+    req = at.session_state["request"]
+    assert req.method == "saliency" and req.target == "negative"
+    assert "explaining **negative**" in headline(at)
+    assert any("Saliency" in c.value for c in at.caption)
+    assert at.query_params["method"] == ["saliency"] or at.query_params["method"] == "saliency"
+    at.selectbox(key="w.method").set_value("integrated_gradients")
+    at = at.run()
+    at.number_input(key="w.opt.integrated_gradients.n_steps").set_value(64)
+    at = submit(at)
+    assert at.session_state["request"].options == {"n_steps": 64}
+    assert any("64 steps" in c.value for c in at.caption)
+
+
+def test_view_changes_recompute_nothing(monkeypatch):
+    calls = []
+    real = ex.explain
+    monkeypatch.setattr(studio.models.ex, "explain", lambda *a, **k: calls.append(1) or real(*a, **k))
+    at = app(text="a view-only rerun test, nothing else")
+    first = len(calls)
+    assert first == 1
+    at.radio(key="w.view").set_value("tokens")
+    at = at.run()
+    at.radio(key="w.scale").set_value("p95")
+    at.slider(key="w.top_k").set_value(5)
+    at = at.run()
+    assert not at.exception and len(calls) == first
+    assert "##" in highlighted(at) or "blindly" not in highlighted(at)  # token view shows word pieces
+
+
+def test_query_parameters_restore_the_state():
+    at = app(text="The plot is dull and the acting is worse", method="occlusion", target="negative",
+             options=json.dumps({"baseline": "pad"}))
+    req = at.session_state["request"]
+    assert (req.text, req.method, req.target, req.options) == (
+        "The plot is dull and the acting is worse", "occlusion", "negative", {"baseline": "pad"})
+    assert at.text_area(key="w.text").value == req.text
+    assert "explaining **negative**" in headline(at)
+    assert ">dull</span>" in highlighted(at)
+    assert any("baseline token: pad" in c.value for c in at.caption)
+
+
+def test_zero_shot_with_the_builtin_embedding_model():
+    at = app(checkpoint="builtin:zeroshot", text="The striker scored twice in the cup final",
+             labels="sports, politics, business")
+    assert not at.exception
+    bars = specs(at)[0]["data"][0]
+    assert bars["y"] == ["sports", "politics", "business"]
+    assert "**sports** predicted" in headline(at)
+    at.text_input(key="w.labels").set_value("sports, sports, ")
+    at = submit(at)
+    assert any("Duplicate" in i.value for i in at.info)
+
+
+def test_bad_labels_and_template_are_messages_not_exceptions():
+    at = app(checkpoint="builtin:zeroshot", labels=" , ")
+    assert not at.exception and any("No candidate labels" in e.value for e in at.error)
+    at = app(checkpoint="builtin:zeroshot", template="no placeholder")
+    assert not at.exception and any("template" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("text", ["   ", "\u200b"])
+def test_empty_text_is_a_message(text):
+    at = app(text=text)
+    assert not at.exception
+    assert any("empty" in e.value or "nothing to read" in e.value for e in at.error)
+
+
+def test_hostile_text_is_shown_literally():
+    at = app(text='<img src=x onerror=alert(1)> and <script>alert("x")</script> 👍')
+    body = highlighted(at)
+    assert "<script" not in body and "<img" not in body
+    assert "&lt;" in body and ">script</span>" in body
+
+
+def test_unreachable_checkpoint_keeps_the_previous_model():
+    at = app()
+    at.selectbox(key="w.choice").set_value("Other hub id…")
+    at = at.run()
+    at.text_input(key="w.hub").set_value("someone/not-reachable-model")
+    at = at.run()
+    assert not at.exception
+    assert any("Cannot reach the Hugging Face Hub" in e.value for e in at.error)
+    assert any("Still using builtin:sst2" in i.value for i in at.info)
+    assert at.session_state["request"].checkpoint == "builtin:sst2"
+    assert specs(at)  # the page still explains with the previous model
+
+
+def test_local_folders_are_off_unless_enabled(tmp_path, monkeypatch):
+    at = app(checkpoint=str(tmp_path))
+    assert any("Local folders are disabled" in e.value for e in at.error)
+    monkeypatch.setenv("STUDIO_ALLOW_LOCAL", "1")
+    assert "Local folder…" in app().selectbox(key="w.choice").options
+
+
+def test_example_buttons_fill_the_form():
+    at = app()
+    next(b for b in at.button if "Not bad at all" in b.label).click()
+    at = at.run()
+    assert at.session_state["request"].text == "The movie was not bad at all, highly recommend"
+    assert ">recommend</span>" in highlighted(at)
+    next(b for b in at.button if "Zero-shot" in b.label).click()
+    at = at.run()
+    assert at.session_state["request"].checkpoint == "builtin:zeroshot"
+    assert specs(at)[0]["data"][0]["y"] == ["sports", "politics", "business", "technology"]
+
+
+def test_downloads_and_share_link():
+    at = app(method="saliency")
+    labels = [b.proto.label for b in at.get("download_button")]
+    assert labels == ["Explanation (JSON)", "Scores (CSV)", "Report (HTML)"]
+    code = [c.value for c in at.code]
+    assert any("method=saliency" in c for c in code)
+
+
+def test_models_page_and_state_across_pages():
+    at = app(checkpoint="builtin:zeroshot", labels="sports, politics")
+    at.switch_page("pages/1_Models_and_methods.py").run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Models & methods"]
+    assert len(at.dataframe) == 1 + len(ex.METHODS)
+    at.switch_page("app.py").run()
+    assert not at.exception
+    assert at.session_state["request"].checkpoint == "builtin:zeroshot"
+    assert specs(at)[0]["data"][0]["y"] == ["sports", "politics"]
+    assert at.query_params["checkpoint"] in ("builtin:zeroshot", ["builtin:zeroshot"])
+
+
+def test_long_input_is_truncated_with_a_warning():
+    at = app(method="saliency", text="good movie " * 400)
+    assert not at.exception
+    assert any("longer than the model reads" in w.value for w in at.warning)

@@ -1,0 +1,124 @@
+"""The app in a real browser: Debian's chromium driven by playwright, on a loopback port.
+
+Skipped where chromium or playwright is missing, except in CI (CI=true), where
+the browser test must run.
+"""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+SHOTS = ROOT / "artifacts" / "screenshots"
+HOSTILE = ["<img src=x onerror=alert(1)>", "<script>alert(1)</script>"]
+
+pytestmark = pytest.mark.browser
+
+
+def _available() -> str | None:
+    if not os.path.exists(CHROMIUM):
+        return "Debian's chromium is not installed (apt-get install chromium)"
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed"
+    return None
+
+
+@pytest.fixture(scope="module")
+def server():
+    missing = _available()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"browser tests must run in CI: {missing}")
+        pytest.skip(missing)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                    if r.read().strip() == b"ok":
+                        break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"streamlit did not start:\n{proc.stdout.read()}")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run", "--disable-quic"])
+        yield b
+        b.close()
+
+
+def open_page(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(url, wait_until="domcontentloaded")
+    return page, dialogs
+
+
+def wait_for_result(page, word: str):
+    page.locator(".xtext .xw", has_text=word).first.wait_for(timeout=180_000)
+    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+
+
+def test_explanation_renders_in_a_browser(server, browser):
+    page, dialogs = open_page(browser, server)
+    wait_for_result(page, "awesome")
+    page.wait_for_timeout(1000)  # let plotly finish drawing
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "explain.png"), full_page=True)
+    words = page.locator(".xtext .xw").all_inner_texts()
+    assert "awesome" in words and "blindly" in words
+    assert page.locator(".js-plotly-plot").count() >= 2
+    assert "negative" in page.locator(".js-plotly-plot").first.inner_text()
+    assert not dialogs
+    page.close()
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_text_shows_literally_and_runs_nothing(server, browser, hostile):
+    page, dialogs = open_page(browser, server)
+    wait_for_result(page, "awesome")
+    text = f"great film {hostile} really"
+    page.get_by_label("Text").fill(text)
+    page.get_by_role("button", name="Explain").click()
+    wait_for_result(page, "really")
+    page.wait_for_timeout(1500)  # give an injected handler time to fire, if there were one
+    shown = page.locator(".xtext").first.inner_text()
+    assert hostile in shown
+    assert not dialogs
+    assert page.locator(".xtext img, .xtext script").count() == 0
+    page.screenshot(path=str(SHOTS / f"hostile-{HOSTILE.index(hostile)}.png"), full_page=True)
+    page.close()
