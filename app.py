@@ -44,8 +44,9 @@ def submit(option_keys: dict[str, str]) -> None:
         value = get(key)
         if name in method.options and value is not None and value != method.options[name].default:
             options[name] = value
+    template = get("w.template", state.request().template)
     state.update(text=get("w.text", ""), labels=get("w.labels", state.request().labels),
-                 template=get("w.template", state.request().template),
+                 template="" if template == st.session_state.get("default_template") else template,
                  multi_label=bool(get("w.multi_label", False)), mode=get("w.mode", "labels"),
                  hypothesis=get("w.hypothesis", state.request().hypothesis), method=method.name,
                  target=get("w.target") or "", contrast=get("w.contrast") or "", options=options)
@@ -55,7 +56,8 @@ def candidate_labels(req: state.Request, clf: ex.Classifier) -> tuple[list[str],
     """The labels a target can be chosen from, and any problem with them."""
     if clf.task == "embedding" or (clf.task == "nli" and req.mode == "labels"):
         try:
-            return list(zs.candidates(req.labels, req.template, req.multi_label).labels), []
+            return list(zs.candidates(req.labels, req.template or zs.default_template(clf),
+                                      req.multi_label).labels), []
         except ex.ExplainerError as err:
             return [], [str(err)]
     return list(clf.labels), []
@@ -75,8 +77,9 @@ def form(req: state.Request, clf: ex.Classifier) -> None:
         if zero_shot_capable:
             c1, c2, c3 = st.columns([3, 2, 1])
             c1.text_input("Candidate labels (comma-separated)", key=state.widget_default("labels", req.labels))
-            c2.text_input("Hypothesis template", key=state.widget_default("template", req.template),
-                          help="One {} where the label goes.")
+            c2.text_input("Hypothesis template", key=state.widget_default("template", req.template or
+                                                                            zs.default_template(clf)),
+                          help="One {} where the label goes. The model's default: " + zs.default_template(clf))
             c3.toggle("Multi-label", key=state.widget_default("multi_label", req.multi_label),
                       help="Score each label on its own instead of a softmax over labels.")
             if clf.task == "nli":
@@ -216,6 +219,7 @@ def main() -> None:
         st.info("Pick a checkpoint in the sidebar; the built-ins work offline.")
         return
     st.session_state["task"] = clf.task
+    st.session_state["default_template"] = zs.default_template(clf)
     req = state.request()
     cols = st.columns(len(EXAMPLES))
     for col, (label, example) in zip(cols, EXAMPLES):

@@ -17,7 +17,6 @@ from .scoring import (Scorer, baseline_ids, check_text, classification_scorer, c
 from .words import fold, split_words, token_words
 
 MAX_BATCH_TEXTS = 10_000
-DEFAULT_TEMPLATE = zs.DEFAULT_TEMPLATE
 
 
 def _check_classifier(clf) -> Classifier:
@@ -58,17 +57,18 @@ def _wants_zero_shot(clf: Classifier, labels) -> bool:
     return labels is not None
 
 
-def predict(clf: Classifier, texts: str | Sequence[str], labels=None, template: str = DEFAULT_TEMPLATE,
+def predict(clf: Classifier, texts: str | Sequence[str], labels=None, template: str | None = None,
             multi_label: bool = False, batch_size: int = 32) -> list[Prediction]:
     """One Prediction per text (a single string counts as one text).
 
     With ``labels`` (NLI checkpoints and builtin:zeroshot), zero-shot scores
     over those labels, equal to transformers' zero-shot pipeline for NLI models.
+    ``template`` defaults to the model's (see ``zeroshot.default_template``).
     """
     _check_classifier(clf)
     texts = _check_texts(texts)
     if _wants_zero_shot(clf, labels):
-        cand = zs.candidates(labels, template, multi_label)
+        cand = zs.candidates(labels, zs.default_template(clf) if template is None else template, multi_label)
         return [_prediction(cand.labels, s, cand.multi_label, cand.notices)
                 for s in _zero_shot_scores(clf, texts, cand)]
     order = np.argsort([len(t) for t in texts], kind="stable")  # similar lengths together: less padding
@@ -100,7 +100,7 @@ def _zero_shot_scores(clf: Classifier, texts: list[str], cand: zs.Candidates) ->
 
 
 def explain(clf: Classifier, text: str, method: str = "integrated_gradients", target: str | int | None = None, *,
-            labels=None, template: str = DEFAULT_TEMPLATE, multi_label: bool = False,
+            labels=None, template: str | None = None, multi_label: bool = False,
             contrast: str | int | None = None, hypothesis: str | None = None, progress=None,
             **options) -> Explanation:
     """Why the model gives ``target`` (default: the predicted label) its score on ``text``.
@@ -122,7 +122,7 @@ def explain(clf: Classifier, text: str, method: str = "integrated_gradients", ta
     if _wants_zero_shot(clf, labels):
         if hypothesis is not None:
             raise ExplainerError("Give either candidate labels (zero-shot) or a hypothesis (NLI pair), not both.")
-        cand = zs.candidates(labels, template, multi_label)
+        cand = zs.candidates(labels, zs.default_template(clf) if template is None else template, multi_label)
         if clf.task == "embedding":
             exp = _explain_similarity(clf, text, m, opts, cand, target, contrast, progress)
         else:

@@ -24,7 +24,7 @@ from .errors import ExplainerError
 from .scoring import BASELINES, Scorer, check_text
 
 DEFAULT_TEMPLATE = "This example is {}."  # the pipeline's default, for NLI models
-DEFAULT_TEMPLATE_SIMILARITY = "This example is {}."  # builtin:zeroshot's default, chosen on AG News dev
+DEFAULT_TEMPLATE_SIMILARITY = "A {} news story."  # builtin:zeroshot's default: best of 7 on AG News dev (bench/)
 MAX_LABELS = 20
 MAX_LABEL_CHARS = 200
 # builtin:zeroshot: softmax(SCALE * cos) over labels; sigmoid(SCALE * (cos - CENTER)) per label.
@@ -78,6 +78,11 @@ def candidates(labels, template: str = DEFAULT_TEMPLATE, multi_label: bool = Fal
         notices.append("With a single label, its score is entailment vs contradiction (multi-label mode), "
                        "as in the transformers pipeline.")
     return Candidates(tuple(cleaned), template, bool(multi_label), tuple(notices))
+
+
+def default_template(clf: Classifier) -> str:
+    """The pipeline's template for NLI models; the one chosen on AG News dev for builtin:zeroshot."""
+    return DEFAULT_TEMPLATE_SIMILARITY if clf.task == "embedding" else DEFAULT_TEMPLATE
 
 
 def nli_indices(clf: Classifier) -> tuple[int, int]:

@@ -81,7 +81,7 @@ def _explain(checkpoint, revision, label_names, text, method, target, contrast, 
     clf = load(checkpoint, revision, label_names)
     task = {}
     if clf.task == "embedding" or (clf.task == "nli" and mode == "labels"):
-        task = {"labels": labels, "template": template, "multi_label": multi_label}
+        task = {"labels": labels, "template": template or None, "multi_label": multi_label}
     elif clf.task == "nli":
         task = {"hypothesis": hypothesis}
     return ex.explain(clf, text, method=method, target=target or None, contrast=contrast or None,

@@ -21,6 +21,7 @@ def _set_checkpoint(choice_key: str, hub_key: str, rev_key: str, local_key: str)
     if checkpoint:
         state.update(checkpoint=checkpoint, revision=st.session_state.get(rev_key, "").strip() if choice == models.OTHER
                      else "", target="", contrast="")
+        st.session_state.pop("w.template", None)  # show the new model's default template
 
 
 def render() -> ex.Classifier | None:

@@ -14,7 +14,6 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from explainers import METHODS
-from explainers.zeroshot import DEFAULT_TEMPLATE
 
 DEFAULT_CHECKPOINT = "builtin:sst2"
 DEFAULT_TEXT = "This is awesome anyone thinking to buy should blindly go for it"
@@ -31,7 +30,7 @@ class Request:
     label_names: str = ""
     text: str = DEFAULT_TEXT
     labels: str = DEFAULT_LABELS
-    template: str = DEFAULT_TEMPLATE
+    template: str = ""  # empty: the model's own default template
     multi_label: bool = False
     mode: str = "labels"  # NLI checkpoints: "labels" (zero-shot) or "pair" (premise and hypothesis)
     hypothesis: str = "The buyer is happy."

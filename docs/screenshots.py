@@ -1,0 +1,62 @@
+"""Take the README's screenshots from the running app (Debian chromium via playwright).
+
+    python docs/screenshots.py            # starts the app on a free port, writes docs/*.png
+"""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from playwright.sync_api import sync_playwright
+
+ROOT = Path(__file__).resolve().parents[1]
+VIEWS = {
+    "explain.png": {},
+    "zero-shot.png": {"checkpoint": "builtin:zeroshot", "text": "The striker scored twice as the home team won "
+                      "the cup final", "labels": "sports, politics, business, technology"},
+}
+
+
+def main() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+                            "--server.address", "127.0.0.1"], cwd=ROOT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                        args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+            for name, query in VIEWS.items():
+                page = browser.new_page(viewport={"width": 1400, "height": 1000})
+                page.goto(f"{url}/?{urllib.parse.urlencode(query)}")
+                page.locator(".xtext .xw").first.wait_for(timeout=300_000)
+                page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+                page.wait_for_timeout(1500)
+                page.screenshot(path=str(ROOT / "docs" / name), full_page=True)
+                page.close()
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/Models_and_methods")
+            page.get_by_text("Attribution methods").wait_for(timeout=120_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ROOT / "docs" / "models.png"), full_page=True)
+            browser.close()
+    finally:
+        app.terminate()
+        app.wait(timeout=20)
+
+
+if __name__ == "__main__":
+    main()
