@@ -95,13 +95,19 @@ def encode(clf: Classifier, text: str) -> Encoded:
     )
 
 
-def baseline_ids(clf: Classifier, enc: Encoded, baseline: str) -> torch.Tensor:
-    """The input ids with every non-special token replaced by the baseline token."""
+def baseline_token_id(clf: Classifier, baseline: str) -> int:
+    """The id of the token ("pad", "mask" or "unk") that replaces the text in a baseline."""
     if baseline not in BASELINES:
         raise ExplainerError(f"Unknown baseline {baseline!r}; use one of {', '.join(BASELINES)}.")
     token_id = getattr(clf.tokenizer, f"{baseline}_token_id", None)
     if token_id is None:
         raise ExplainerError(f"This tokenizer has no {baseline} token; choose another baseline.")
+    return token_id
+
+
+def baseline_ids(clf: Classifier, enc: Encoded, baseline: str) -> torch.Tensor:
+    """The input ids with every non-special token replaced by the baseline token."""
+    token_id = baseline_token_id(clf, baseline)
     keep = torch.as_tensor(enc.special, device=enc.input_ids.device).unsqueeze(0)
     return torch.where(keep, enc.input_ids, torch.full_like(enc.input_ids, token_id))
 

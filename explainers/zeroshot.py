@@ -21,7 +21,7 @@ import torch
 
 from .checkpoints import Classifier
 from .errors import ExplainerError
-from .scoring import BASELINES, Scorer, check_text
+from .scoring import Scorer, baseline_token_id, check_text
 
 DEFAULT_TEMPLATE = "This example is {}."  # the pipeline's default, for NLI models
 DEFAULT_TEMPLATE_SIMILARITY = "A {} news story."  # builtin:zeroshot's default: best of 7 on AG News dev (bench/)
@@ -186,11 +186,7 @@ def nli_scores(logits: torch.Tensor, entail: int, contradiction: int, multi_labe
 
 def baseline_pair_ids(clf: Classifier, pairs: Pairs, baseline: str) -> torch.Tensor:
     """Premise and hypothesis tokens replaced by the baseline token; specials and padding kept."""
-    if baseline not in BASELINES:
-        raise ExplainerError(f"Unknown baseline {baseline!r}; use one of {', '.join(BASELINES)}.")
-    token_id = getattr(clf.tokenizer, f"{baseline}_token_id", None)
-    if token_id is None:
-        raise ExplainerError(f"This tokenizer has no {baseline} token; choose another baseline.")
+    token_id = baseline_token_id(clf, baseline)
     replace = torch.as_tensor(pairs.sequence >= 0, device=pairs.input_ids.device)
     return torch.where(replace, torch.full_like(pairs.input_ids, token_id), pairs.input_ids)
 

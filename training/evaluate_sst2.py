@@ -14,27 +14,14 @@ with the base package's tokenizer.  Both paths should print the same number.
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LABELS = ("negative", "positive")  # label 0, label 1 in the TSV
-
-
-def read_tsv(path: Path) -> tuple[list[str], list[int]]:
-    sents, labels = [], []
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE)
-        header = next(reader)
-        if header[:2] != ["sentence", "label"]:
-            raise ValueError(f"{path}: unexpected header {header!r}")
-        for row in reader:
-            if row:
-                sents.append(row[0])
-                labels.append(int(row[1]))
-    return sents, labels
+sys.path.insert(0, str(REPO_ROOT / "training"))
+from train_sst2 import read_tsv  # noqa: E402  (one reader for training and evaluation)
 
 
 def predict_api(sentences: list[str], checkpoint: str) -> list[str]:
@@ -50,7 +37,6 @@ def predict_direct(sentences: list[str], artifact: Path, threads: int) -> list[s
     import torch
     from transformers import AutoTokenizer
 
-    sys.path.insert(0, str(REPO_ROOT / "training"))
     from train_sst2 import base_model_path, load_artifact, predict_labels
 
     torch.set_num_threads(threads)
