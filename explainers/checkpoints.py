@@ -217,12 +217,19 @@ class Classifier:
 # --------------------------------------------------------------------------- loading
 
 
+def parameter_count(config, loader) -> int:
+    """Exact parameter count of the model a config describes, without allocating or downloading weights."""
+    with torch.device("meta"):
+        return sum(p.numel() for p in loader.from_config(config).parameters())
+
+
 def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str] | None = None,
-         device: str | None = None) -> Classifier:
+         device: str | None = None, max_parameters: float | None = None) -> Classifier:
     """Load a sequence classifier from ``builtin:<name>``, a local folder or a hub id.
 
     ``label_names`` gives display names to checkpoints whose labels are
     ``LABEL_0``, ``LABEL_1``, ...; they live on the Classifier, not the model.
+    ``max_parameters`` refuses bigger models before their weights are fetched.
     """
     if not isinstance(checkpoint, str) or not checkpoint.strip():
         raise ExplainerError("No checkpoint given. Use a hub id such as "
@@ -259,6 +266,11 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
     if not getattr(tokenizer, "is_fast", False):
         raise ExplainerError(f"{checkpoint!r} has no fast tokenizer; explanations need its character offsets.")
     loader = AutoModel if task == "embedding" else AutoModelForSequenceClassification
+    if max_parameters is not None:
+        size = parameter_count(config, loader)
+        if size > max_parameters:
+            raise ExplainerError(f"{checkpoint!r} has {size / 1e6:,.0f}M parameters; the limit here is "
+                                 f"{max_parameters / 1e6:,.0f}M. Pick a smaller checkpoint.")
     model = _fetch(loader.from_pretrained, source, where, {**common, "dtype": torch.float32})
     model.eval()
     target_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))

@@ -22,7 +22,7 @@ CURATED = {
 OTHER = "Other hub id…"
 LOCAL = "Local folder…"
 MAX_MODELS = int(os.environ.get("STUDIO_MAX_MODELS", "3"))
-MAX_PARAMETERS = float(os.environ.get("STUDIO_MAX_PARAMETERS", "1e9"))
+MAX_PARAMETERS = float(os.environ.get("STUDIO_MAX_PARAMETERS", "1e9"))  # refused before download
 
 
 def local_folders_allowed() -> bool:
@@ -48,12 +48,8 @@ def load(checkpoint: str, revision: str = "", label_names: str = "") -> ex.Class
     if not checkpoint.startswith(ex.checkpoints.BUILTIN_PREFIX) and os.path.exists(checkpoint):
         if not local_folders_allowed():
             raise ex.ExplainerError("Local folders are disabled on this server (STUDIO_ALLOW_LOCAL=1 enables them).")
-    clf = ex.load(checkpoint, revision=revision or None, label_names=_names(label_names))
-    size = sum(p.numel() for p in clf.model.parameters())
-    if size > MAX_PARAMETERS:
-        raise ex.ExplainerError(f"{checkpoint} has {size / 1e6:,.0f}M parameters; this server allows at most "
-                                f"{MAX_PARAMETERS / 1e6:,.0f}M (STUDIO_MAX_PARAMETERS).")
-    return clf
+    return ex.load(checkpoint, revision=revision or None, label_names=_names(label_names),
+                   max_parameters=MAX_PARAMETERS)
 
 
 _PROGRESS: ContextVar = ContextVar("progress", default=None)

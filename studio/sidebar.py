@@ -69,8 +69,13 @@ def _load(req: state.Request) -> ex.Classifier | None:
         good = st.session_state.get("last_good")
         if good and good != (req.checkpoint, req.revision, req.label_names):
             state.update(checkpoint=good[0], revision=good[1], label_names=good[2])
+            try:
+                clf = models.load(*good)
+            except ex.ExplainerError as again:  # evicted from the cache and now failing too
+                st.error(str(again), icon="⚠️")
+                return None
             st.info(f"Still using {good[0]}.")
-            return models.load(*good)
+            return clf
         return None
     st.session_state["last_good"] = (req.checkpoint, req.revision, req.label_names)
     return clf

@@ -186,3 +186,18 @@ def test_long_input_is_truncated_with_a_warning():
     at = app(method="saliency", text="good movie " * 400)
     assert not at.exception
     assert any("longer than the model reads" in w.value for w in at.warning)
+
+
+def test_too_large_checkpoint_is_refused_with_a_message(monkeypatch):
+    at = app()  # builtin:sst2 loaded and working
+    monkeypatch.setattr(studio.models, "MAX_PARAMETERS", 1e6)
+    studio.models.load.clear()
+    try:
+        at.selectbox(key="w.choice").set_value("builtin:zeroshot")
+        at = at.run()
+        assert not at.exception  # both models are over this limit: messages, no traceback
+        assert any("'builtin:zeroshot' has" in e.value and "the limit here is" in e.value for e in at.error)
+        assert any("Pick a checkpoint" in i.value for i in at.info)
+    finally:
+        monkeypatch.undo()
+        studio.models.load.clear()

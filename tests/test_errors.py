@@ -137,3 +137,28 @@ def test_predict_input_checks(tiny):
         ex.predict(clf, [])
     with pytest.raises(ex.ExplainerError, match="Text 2"):
         ex.predict(clf, ["fine", ""])
+
+
+def test_too_large_is_refused_before_loading_weights(tiny_folder, monkeypatch):
+    from transformers import AutoModelForSequenceClassification
+
+    folder = str(tiny_folder("bert"))
+    size = sum(p.numel() for p in ex.load(folder).model.parameters())
+    assert checkpoints.parameter_count(ex.load(folder).model.config, AutoModelForSequenceClassification) == size
+
+    def no_weights(*args, **kwargs):
+        raise AssertionError("weights were loaded")
+
+    monkeypatch.setattr(AutoModelForSequenceClassification, "from_pretrained", no_weights)
+    with pytest.raises(ex.ExplainerError, match="parameters; the limit here is"):
+        ex.load(folder, max_parameters=size - 1)
+
+
+def test_progress_is_reported_and_reaches_one(tiny):
+    for method in ex.METHODS:
+        seen = []
+        ex.explain(tiny("bert"), "a fine film", method=method, progress=seen.append)
+        assert seen and seen[-1] == 1.0 and all(0 < f <= 1 for f in seen), method
+        assert seen == sorted(seen)
+    with pytest.raises(ex.ExplainerError, match="progress"):
+        ex.explain(tiny("bert"), "a fine film", progress="yes")
