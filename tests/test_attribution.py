@@ -104,6 +104,7 @@ def lig_reference(clf, text, target, n_steps=50, baseline="pad"):
     return out
 
 
+@pytest.mark.filterwarnings("ignore:Multiple layers provided")  # BART's two embedding uses, split on purpose
 @pytest.mark.parametrize("family", FAMILIES)
 @pytest.mark.parametrize("baseline", ["pad", "mask"])
 def test_ig_equals_captum_layer_integrated_gradients(tiny, family, baseline):
