@@ -201,3 +201,37 @@ def test_too_large_checkpoint_is_refused_with_a_message(monkeypatch):
     finally:
         monkeypatch.undo()
         studio.models.load.clear()
+
+
+@pytest.fixture
+def local(monkeypatch):
+    monkeypatch.setenv("STUDIO_ALLOW_LOCAL", "1")
+
+
+def test_nli_zero_shot_and_pair_modes(local, tiny_folder):
+    folder = str(tiny_folder("bart", labels=("contradiction", "neutral", "entailment")))
+    at = app(checkpoint=folder, text="The team won the final", labels="sports, politics")
+    assert not at.exception
+    assert specs(at)[0]["data"][0]["y"] == ["sports", "politics"]
+    expected = ex.predict(ex.load(folder), "The team won the final", labels=["sports", "politics"])[0]
+    assert specs(at)[0]["data"][0]["x"] == pytest.approx([expected.scores["sports"], expected.scores["politics"]])
+    assert any("Hypothesis tokens" in c.value for c in at.caption)
+    at.radio(key="w.mode").set_value("pair")
+    at.text_input(key="w.hypothesis").set_value("Someone lost a match.")
+    at = submit(at)
+    assert not at.exception
+    assert specs(at)[0]["data"][0]["y"] == ["contradiction", "neutral", "entailment"]
+    assert at.session_state["request"].mode == "pair"
+
+
+def test_display_names_for_generic_labels(local, tmp_path):
+    import tiny_models
+
+    folder = str(tiny_models.build("bert", tmp_path / "generic", labels=["LABEL_0", "LABEL_1"]))
+    at = app(checkpoint=folder)
+    assert specs(at)[0]["data"][0]["y"] == ["LABEL_0", "LABEL_1"]
+    at.text_input(key="w.label_names").set_value("bad, good")
+    at = at.run()
+    assert not at.exception
+    assert specs(at)[0]["data"][0]["y"] == ["bad", "good"]
+    assert at.query_params["label_names"] in ("bad, good", ["bad, good"])
