@@ -52,6 +52,13 @@ def submit(option_keys: dict[str, str]) -> None:
                  target=get("w.target") or "", contrast=get("w.contrast") or "", options=options)
 
 
+def more_steps(steps: int) -> None:
+    """The convergence warning's fix: the same request with more integration steps."""
+    req = state.request()
+    state.update(options={**req.options, "n_steps": steps})
+    st.session_state["w.opt.integrated_gradients.n_steps"] = steps
+
+
 def candidate_labels(req: state.Request, clf: ex.Classifier) -> tuple[list[str], list[str]]:
     """The labels a target can be chosen from, and any problem with them."""
     if clf.task == "embedding" or (clf.task == "nli" and req.mode == "labels"):
@@ -192,6 +199,10 @@ def details(exp: ex.Explanation) -> None:
                 f"convergence error {exp.delta:+.2e} ({share:.1%}).")
         if share > WARN_DELTA:
             st.warning(text + " That is large: raise the number of steps for trustworthy scores.", icon="⚠️")
+            steps = exp.options.get("n_steps")
+            if steps is not None and steps < 2000:
+                more = min(4 * steps, 2000)
+                st.button(f"Re-run with {more} steps", on_click=more_steps, args=(more,), type="primary")
         else:
             st.caption(text)
     if "hypothesis_total" in exp.extras and exp.baseline_score is not None:

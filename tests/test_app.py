@@ -235,3 +235,13 @@ def test_display_names_for_generic_labels(local, tmp_path):
     assert not at.exception
     assert specs(at)[0]["data"][0]["y"] == ["bad", "good"]
     assert at.query_params["label_names"] in ("bad, good", ["bad, good"])
+
+
+def test_large_convergence_error_warns_and_offers_more_steps():
+    at = app(text="The movie was not bad at all, highly recommend", options=json.dumps({"n_steps": 8}))
+    assert any("raise the number of steps" in w.value for w in at.warning)
+    next(b for b in at.button if b.label == "Re-run with 32 steps").click()
+    at = at.run()
+    assert at.session_state["request"].options["n_steps"] == 32
+    assert at.number_input(key="w.opt.integrated_gradients.n_steps").value == 32
+    assert any("32 steps" in c.value for c in at.caption)
