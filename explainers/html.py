@@ -49,10 +49,10 @@ def legend(scale: float, target: str, signed: bool = True) -> str:
     """A small colour bar saying what the colours mean."""
     t = html.escape(target)
     if signed:
-        left, mid, right = f"against {t}", "0", f"for {t}"
+        left, right = f"against {t}", f"for {t}"
         bar = f"linear-gradient(90deg,{colour(-scale, scale)},transparent,{colour(scale, scale)})"
     else:
-        left, mid, right = "0", "", f"most important for {t}"
+        left, right = "0", f"most important for {t}"
         bar = f"linear-gradient(90deg,transparent,{colour(scale, scale)})"
     return (f'<div style="font-family:sans-serif;font-size:0.8em;display:flex;align-items:center;gap:6px">'
             f'<span>{left} ({-scale if signed else 0:+.3g})</span><span style="flex:0 0 160px;height:10px;'

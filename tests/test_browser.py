@@ -57,7 +57,7 @@ def server():
                         break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start:\n{proc.stdout.read()}")
+                    raise RuntimeError(f"streamlit did not start:\n{proc.stdout.read()}") from None
                 time.sleep(0.5)
         yield url
     finally:

@@ -1,5 +1,4 @@
 """The command line prints the prediction and word scores, or JSON, or a clear error."""
-import json
 import subprocess
 import sys
 
