@@ -160,7 +160,9 @@ _BASELINE = Option("auto", choices=("auto",) + BASELINES,
 
 METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
     Method("integrated_gradients", "Integrated Gradients", _integrated_gradients, {
-        "n_steps": Option(50, low=1, high=2000, kind=int, help="integration steps"),
+        # 100, not Captum's 50: on builtin:sst2, 50 Gauss-Legendre steps left 3 of 8 everyday sentences
+        # above 5% completeness error, 100 steps none (max 0.2%).
+        "n_steps": Option(100, low=1, high=2000, kind=int, help="integration steps"),
         "integration": Option("gausslegendre", choices=INTEGRATIONS, help="quadrature rule"),
         "baseline": _BASELINE, "internal_batch_size": _BATCH, **_COMMON,
     }, signed=True, has_baseline=True, work=lambda opts, n: opts["n_steps"] + 2,

@@ -46,7 +46,9 @@ def test_default_page_explains_the_builtin_sentiment_model():
     body = highlighted(at)
     for word in ("awesome", "blindly", "buy"):
         assert f">{word}</span>" in body
-    assert any("convergence error" in c.value for c in at.caption)
+    reports = [c.value for c in at.caption] + [w.value for w in at.warning]
+    assert any("convergence error" in r for r in reports)
+    assert any("100 steps" in c.value for c in at.caption)
 
 
 def test_widgets_change_method_target_and_options():

@@ -110,8 +110,8 @@ def lig_reference(clf, text, target, n_steps=50, baseline="pad"):
 def test_ig_equals_captum_layer_integrated_gradients(tiny, family, baseline):
     clf = tiny(family)
     for text in TEXTS[:2]:
-        exp = ex.explain(clf, text, baseline=baseline)
-        reference = lig_reference(clf, text, clf.labels.index(exp.target), baseline=baseline)
+        exp = ex.explain(clf, text, baseline=baseline, n_steps=50)
+        reference = lig_reference(clf, text, clf.labels.index(exp.target), n_steps=50, baseline=baseline)
         np.testing.assert_allclose(exp.token_scores, reference, atol=1e-5, rtol=0)
         assert np.abs(reference).max() > 1e-3
 

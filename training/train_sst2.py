@@ -187,8 +187,8 @@ def parse_args(argv=None):
     p.add_argument("--data-dir", default="../shared/data/sst2",
                    help="folder with train.tsv, dev.tsv, test.tsv (relative to the repo root)")
     p.add_argument("--out", default="explainers/builtin/sst2", help="artifact folder (relative to the repo root)")
-    p.add_argument("--epochs", type=float, default=2.0)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--epochs", type=float, default=3.0)
+    p.add_argument("--lr", type=float, default=5e-5)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--max-length", type=int, default=128)
     p.add_argument("--warmup", type=float, default=0.06, help="warm-up fraction of all steps")
