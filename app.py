@@ -70,7 +70,7 @@ def candidate_labels(req: state.Request, clf: ex.Classifier) -> tuple[list[str],
     return list(clf.labels), []
 
 
-def form(req: state.Request, clf: ex.Classifier) -> None:
+def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
     zero_shot_capable = clf.task in ("nli", "embedding")
     # outside the form, so that the options below follow the chosen method at once
     st.selectbox("Method", list(ex.METHODS), key=state.widget_default("method", req.method),
@@ -92,7 +92,6 @@ def form(req: state.Request, clf: ex.Classifier) -> None:
             if clf.task == "nli":
                 st.text_input("Hypothesis (premise and hypothesis mode)",
                               key=state.widget_default("hypothesis", req.hypothesis))
-        labels, _ = candidate_labels(req, clf)
         c2, c3 = st.columns(2)
         c2.selectbox("Explain label", [""] + labels, key=state.widget_default(
             "target", req.target if req.target in labels else ""), format_func=lambda l: l or "the predicted one")
@@ -235,8 +234,8 @@ def main() -> None:
     cols = st.columns(len(EXAMPLES))
     for col, (label, example) in zip(cols, EXAMPLES):
         col.button(label, on_click=use_example, args=(example,), width="stretch")
-    form(req, clf)
     labels, problems = candidate_labels(req, clf)
+    form(req, clf, labels)
     for problem in problems:
         st.error(problem, icon="⚠️")
     state.publish()

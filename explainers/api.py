@@ -9,7 +9,7 @@ import torch
 
 from . import zeroshot as zs
 from .attribution import Method, attribute, method as get_method
-from .checkpoints import Classifier
+from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
 from .results import Explanation, Prediction
 from .scoring import (Scorer, baseline_ids, check_text, classification_scorer, contrast, encode, plain_scores,
@@ -139,25 +139,24 @@ def explain(clf: Classifier, text: str, method: str = "integrated_gradients", ta
     return Explanation(**{**vars(exp), "extras": extras})
 
 
-def _indices(labels: Sequence[str], target, versus, default: int, label_index) -> tuple[int, int | None]:
-    t = label_index(target, default)
-    v = None if versus is None else label_index(versus, default)
+def _indices(target, versus, default: int, find) -> tuple[int, int | None]:
+    """Target and contrast label indices by ``find(name_or_index, default)``; they must differ."""
+    t = find(target, default)
+    v = None if versus is None else find(versus, default)
     if v == t:
         raise ExplainerError("The contrast label must differ from the target label.")
     return t, v
 
 
-def _label_index(labels: Sequence[str]):
-    """Label name or index -> index among ``labels`` (the zero-shot candidates)."""
-    def find(target, default):
-        if target is None:
-            return default
-        if isinstance(target, str) and target.strip() in labels:
-            return list(labels).index(target.strip())
-        if isinstance(target, (int, np.integer)) and not isinstance(target, bool) and 0 <= int(target) < len(labels):
-            return int(target)
-        raise ExplainerError(f"Unknown target {target!r}; the candidate labels are: {', '.join(labels)}.")
-    return find
+def _candidate_index(cand: zs.Candidates):
+    """Name or index -> index among the zero-shot candidate labels."""
+    return lambda target, default: label_index(cand.labels, target, default,
+                                               "the candidate labels are: " + ", ".join(cand.labels))
+
+
+def _seen_until(offsets: np.ndarray, special: np.ndarray, truncated: bool) -> int | None:
+    """The last character the model read, when the text was truncated (words after it are not reported)."""
+    return int(offsets[~special, 1].max()) if truncated else None
 
 
 def _words_of_token(text: str, offsets: np.ndarray, special: np.ndarray, limit: int | None,
@@ -200,7 +199,7 @@ def _explain_classification(clf, text, m, opts, target, versus, progress) -> Exp
     enc = encode(clf, text)
     logits = plain_scores(clf, enc, output="logit")
     probs = squash(logits, clf.multi_label, "probability").cpu().numpy()
-    t, v = _indices(clf.labels, target, versus, int(np.argmax(probs)), clf.label_index)
+    t, v = _indices(target, versus, int(np.argmax(probs)), clf.label_index)
     output = opts["output"]
     opts = _with_baseline(clf, opts, lambda b: squash(plain_scores(clf, enc, baseline_ids(clf, enc, b), "logit"),
                                                       clf.multi_label, "probability").cpu().numpy(),
@@ -211,7 +210,7 @@ def _explain_classification(clf, text, m, opts, target, versus, progress) -> Exp
 
     baseline = opts.get("baseline")
     scorer = classification_scorer(clf, enc, t, baseline or "pad", output, v)
-    limit = int(enc.offsets[~enc.special, 1].max()) if enc.truncated else None
+    limit = _seen_until(enc.offsets, enc.special, enc.truncated)
     result = _run(m, scorer, opts, text, enc.offsets, enc.special, limit, progress)
     return Explanation(
         text=text, tokens=enc.tokens, token_offsets=enc.offsets, special_tokens=enc.special,
@@ -228,9 +227,9 @@ def _explain_nli(clf, text, m, opts, cand: zs.Candidates, target, versus, progre
     """Zero-shot with an NLI model: the pipeline's score for the target label, through every pair it depends on."""
     entail, contra = zs.nli_indices(clf)
     everything = zs.encode_pairs(clf, text, cand.hypotheses)
-    probs = zs.nli_scores(zs.pair_logits(clf, everything), entail, contra, cand.multi_label,
-                          "probability").cpu().numpy()
-    t, v = _indices(cand.labels, target, versus, int(np.argmax(probs)), _label_index(cand.labels))
+    all_logits = zs.pair_logits(clf, everything)
+    probs = zs.nli_scores(all_logits, entail, contra, cand.multi_label, "probability").cpu().numpy()
+    t, v = _indices(target, versus, int(np.argmax(probs)), _candidate_index(cand))
     # single-label: every pair shapes the softmax; multi-label: only the target's (and contrast's) pairs
     chosen = list(range(len(cand.labels))) if not cand.multi_label else [t] + ([v] if v is not None else [])
     pairs = everything if len(chosen) == len(cand.labels) else zs.encode_pairs(
@@ -244,7 +243,7 @@ def _explain_nli(clf, text, m, opts, cand: zs.Candidates, target, versus, progre
     def score(logits: torch.Tensor) -> torch.Tensor:  # [B, pairs, classes] -> [B]
         return contrast(zs.nli_scores(logits, entail, contra, cand.multi_label, output), t_pos, v_pos)
 
-    return _pairs_explanation(clf, text, pairs, score, m, opts, cand.labels[t],
+    return _pairs_explanation(clf, text, pairs, all_logits[chosen], score, m, opts, cand.labels[t],
                               _prediction(cand.labels, probs, cand.multi_label, cand.notices),
                               labels=[cand.labels[i] for i in chosen],
                               extras={"task": "zero-shot", "labels": list(cand.labels), "template": cand.template,
@@ -255,8 +254,9 @@ def _explain_nli(clf, text, m, opts, cand: zs.Candidates, target, versus, progre
 def _explain_pair(clf, text, hypothesis, m, opts, target, versus, progress) -> Explanation:
     """An NLI checkpoint on the premise/hypothesis pair the user typed."""
     pairs = zs.encode_pairs(clf, text, [hypothesis])
-    probs = squash(zs.pair_logits(clf, pairs), False, "probability")[0].cpu().numpy()
-    t, v = _indices(clf.labels, target, versus, int(np.argmax(probs)), clf.label_index)
+    logits = zs.pair_logits(clf, pairs)
+    probs = squash(logits, False, "probability")[0].cpu().numpy()
+    t, v = _indices(target, versus, int(np.argmax(probs)), clf.label_index)
     output = opts["output"]
     opts = _with_baseline(clf, opts, lambda b: squash(zs.pair_logits(clf, pairs, zs.baseline_pair_ids(clf, pairs, b)),
                                                       False, "probability")[0].cpu().numpy(), False)
@@ -264,20 +264,22 @@ def _explain_pair(clf, text, hypothesis, m, opts, target, versus, progress) -> E
     def score(logits: torch.Tensor) -> torch.Tensor:
         return contrast(squash(logits[:, 0], False, output), t, v)
 
-    return _pairs_explanation(clf, text, pairs, score, m, opts, clf.labels[t],
+    return _pairs_explanation(clf, text, pairs, logits, score, m, opts, clf.labels[t],
                               _prediction(clf.labels, probs, False), labels=[clf.labels[t]],
                               extras={"task": "nli-pair", "hypothesis": hypothesis,
                                       **({"contrast": clf.labels[v]} if v is not None else {})}, progress=progress)
 
 
-def _pairs_explanation(clf, text, pairs: zs.Pairs, score, m, opts, target_name, prediction, labels, extras, progress):
+def _pairs_explanation(clf, text, pairs: zs.Pairs, logits: torch.Tensor, score, m, opts, target_name, prediction,
+                       labels, extras, progress):
+    """``logits``: the pairs' own forward passes [pairs, classes], already run for the prediction."""
     baseline = opts.get("baseline")
-    scorer, base_ids, where = zs.nli_scorer(clf, pairs, score, baseline or "pad")
+    scorer, where = zs.nli_scorer(clf, pairs, score, baseline or "pad")
     longest = int(np.argmax(pairs.premise_end))
     p = where.premise_tokens
     offsets, special = pairs.offsets[longest, :p], pairs.special[longest, :p]
     truncated = pairs.truncated
-    limit = int(offsets[~special, 1].max()) if truncated else None
+    limit = _seen_until(offsets, special, truncated)
     result = _run(m, scorer, opts, text, offsets, special, limit, progress)
     scores = result.token_scores
     hypotheses = []
@@ -287,14 +289,14 @@ def _pairs_explanation(clf, text, pairs: zs.Pairs, score, m, opts, target_name, 
                            "tokens": list(pairs.tokens[l][end:]), "scores": scores[a:b].tolist()})
     hyp_total = float(sum(sum(h["scores"]) for h in hypotheses))
 
-    def f(ids=None) -> float:
-        logits = zs.pair_logits(clf, pairs, ids)
-        return float(score(logits.unsqueeze(0))[0])
+    def f(pair_logits: torch.Tensor) -> float:
+        return float(score(pair_logits.unsqueeze(0))[0])
 
     return Explanation(
         text=text, tokens=pairs.tokens[longest][:p], token_offsets=offsets, special_tokens=special,
         token_scores=scores[:p], words=fold(text, scores[:p], offsets, special, opts["aggregation"], limit),
-        target=target_name, score=f(), baseline_score=f(base_ids) if baseline else None, delta=result.delta,
+        target=target_name, score=f(logits),
+        baseline_score=f(zs.pair_logits(clf, pairs, scorer.baseline_ids)) if baseline else None, delta=result.delta,
         method=m.name, options=opts, provenance=dict(clf.provenance), prediction=prediction, truncated=truncated,
         extras={**extras, "hypotheses": hypotheses, "hypothesis_total": hyp_total,
                 "padding_total": float(scores[where.padding]) if where.padding < len(scores) else 0.0})
@@ -314,7 +316,7 @@ def _explain_similarity(clf, text, m, opts, cand: zs.Candidates, target, versus,
 
     cos = scores_of(enc.input_ids)
     probs = zs.similarity_scores(cos, cand.multi_label, "probability")[0].cpu().numpy()
-    t, v = _indices(cand.labels, target, versus, int(np.argmax(probs)), _label_index(cand.labels))
+    t, v = _indices(target, versus, int(np.argmax(probs)), _candidate_index(cand))
     opts = _with_baseline(clf, opts, lambda b: zs.similarity_scores(
         scores_of(baseline_ids(clf, enc, b)), cand.multi_label, "probability")[0].cpu().numpy(), cand.multi_label)
     mask, tti = enc.attention_mask, enc.token_type_ids
@@ -332,7 +334,7 @@ def _explain_similarity(clf, text, m, opts, cand: zs.Candidates, target, versus,
         emb = clf.model.get_input_embeddings()
         scorer = Scorer(forward=forward, inputs=(emb(enc.input_ids),), baselines=(emb(base_ids),),
                         owners=clf.family.owners(enc.n_tokens), baseline_ids=base_ids)
-    limit = int(enc.offsets[~enc.special, 1].max()) if enc.truncated else None
+    limit = _seen_until(enc.offsets, enc.special, enc.truncated)
     result = _run(m, scorer, opts, text, enc.offsets, enc.special, limit, progress)
 
     def f(c: torch.Tensor) -> float:

@@ -183,20 +183,8 @@ class Classifier:
 
     def label_index(self, target: str | int | None, default: int) -> int:
         """A label given by name or index -> its index; None -> ``default``."""
-        if target is None:
-            return default
-        if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
-            if 0 <= int(target) < len(self.labels):
-                return int(target)
-        elif isinstance(target, str):
-            if target in self.labels:
-                return self.labels.index(target)
-            if target.strip().lstrip("-").isdigit() and 0 <= int(target) < len(self.labels):
-                return int(target)
-        raise ExplainerError(
-            f"Unknown target {target!r}. This model's labels are: "
-            + ", ".join(f"{i}={name}" for i, name in enumerate(self.labels)) + "."
-        )
+        return label_index(self.labels, target, default, "this model's labels are: "
+                           + ", ".join(f"{i}={name}" for i, name in enumerate(self.labels)))
 
     def facts(self) -> dict:
         """What a page shows next to the picker."""
@@ -212,6 +200,25 @@ class Classifier:
             "max_tokens": self.max_length,
             "task": self.task,
         }
+
+
+def label_index(labels: Sequence[str], target: str | int | None, default: int, listing: str) -> int:
+    """A label given by name or index (an int, or digits in a string) -> its index; None -> ``default``.
+
+    ``listing`` ends the error message, naming the labels there are.
+    """
+    if target is None:
+        return default
+    if isinstance(target, (int, np.integer)) and not isinstance(target, bool):
+        if 0 <= int(target) < len(labels):
+            return int(target)
+    elif isinstance(target, str):
+        for name in (target, target.strip()):
+            if name in labels:
+                return list(labels).index(name)
+        if target.strip().lstrip("-").isdigit() and 0 <= int(target) < len(labels):
+            return int(target)
+    raise ExplainerError(f"Unknown target {target!r}; {listing}.")
 
 
 # --------------------------------------------------------------------------- loading

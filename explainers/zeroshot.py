@@ -53,13 +53,12 @@ def candidates(labels, template: str = DEFAULT_TEMPLATE, multi_label: bool = Fal
         raise ExplainerError("Give candidate labels: a list such as ['sports', 'politics'] or a comma-separated string.")
     if not all(isinstance(label, str) for label in labels):
         raise ExplainerError("Candidate labels must be strings.")
-    stripped = [label.strip() for label in labels]
-    cleaned = list(dict.fromkeys(label for label in stripped if label))
-    if len(cleaned) < len([label for label in stripped if label]):
+    named = [label.strip() for label in labels if label.strip()]
+    cleaned = list(dict.fromkeys(named))
+    if len(cleaned) < len(named):
         notices.append("Duplicate labels were removed.")
-    if len(cleaned) < len(stripped):
-        if any(not label for label in stripped):
-            notices.append("Blank labels were removed.")
+    if len(named) < len(labels):
+        notices.append("Blank labels were removed.")
     if not cleaned:
         raise ExplainerError("No candidate labels: give at least one label, e.g. 'sports, politics'.")
     if len(cleaned) > MAX_LABELS:
@@ -219,7 +218,7 @@ def slots(pairs: Pairs) -> Slots:
     return Slots(owners, width, tuple(ranges), nxt)
 
 
-def nli_scorer(clf: Classifier, pairs: Pairs, score, baseline: str) -> tuple[Scorer, torch.Tensor, Slots]:
+def nli_scorer(clf: Classifier, pairs: Pairs, score, baseline: str) -> tuple[Scorer, Slots]:
     """A scorer over all pairs at once: inputs [1, L, T, D] per embedding use.
 
     ``score`` maps logits [B, L, classes] to the explained number [B].
@@ -247,7 +246,7 @@ def nli_scorer(clf: Classifier, pairs: Pairs, score, baseline: str) -> tuple[Sco
         return score(logits.reshape(batch, n_pairs, -1))
 
     return Scorer(forward=forward, inputs=inputs, baselines=baselines, owners=owners, baseline_ids=base_ids,
-                  batch_divisor=n_pairs), base_ids, where
+                  batch_divisor=n_pairs), where
 
 
 # --------------------------------------------------------------------------- embedding similarity

@@ -8,7 +8,7 @@ view and switching pages loses nothing.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -109,7 +109,3 @@ def widget_default(key: str, value) -> str:
     if wkey not in st.session_state:
         st.session_state[wkey] = value
     return wkey
-
-
-def as_dict(req: Request) -> dict:
-    return asdict(req)
