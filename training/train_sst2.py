@@ -181,6 +181,16 @@ def load_artifact(artifact_dir: Path):
     return model
 
 
+def trainable_state(model) -> dict[str, torch.Tensor]:
+    """The tensors training changes (every parameter but the frozen word embeddings)."""
+    return {n: p for n, p in model.named_parameters() if n != WORD_EMB_KEY}
+
+
+def mean_state(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    """Uniform average of weights from runs (or snapshots) that share one starting point."""
+    return {k: torch.stack([s[k].float() for s in states]).mean(0) for k in states[0]}
+
+
 # --------------------------------------------------------------------------- main
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -195,7 +205,15 @@ def parse_args(argv=None):
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--threads", type=int, default=1,
                    help="torch threads; 1 is the robust choice on a 2-core machine shared with other jobs")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seeds the new head's initialisation (and dropout)")
+    p.add_argument("--data-seed", type=int, default=None,
+                   help="seeds the data order (default: --seed); runs that share --seed share the head's start, "
+                        "so their weights can be averaged")
+    p.add_argument("--average-last", type=int, default=0,
+                   help="also try the mean of the last K dev-evaluation snapshots (SWA-style); dev picks")
+    p.add_argument("--soup", nargs="*", default=[],
+                   help="artifact folders of earlier runs from the same start: greedy weight soup, kept only "
+                        "where dev accuracy does not drop (Wortsman et al. 2022)")
     p.add_argument("--evals-per-epoch", type=int, default=4, help="dev evaluations per epoch (model selection)")
     p.add_argument("--log-every", type=int, default=100)
     p.add_argument("--max-steps", type=int, default=0, help="stop after this many steps (throughput probe)")
@@ -251,7 +269,7 @@ def main(argv=None) -> int:
           f"(word embeddings frozen: {model.bert.embeddings.word_embeddings.weight.numel():,})", flush=True)
     optim = torch.optim.AdamW(groups, lr=args.lr, betas=(0.9, 0.999), eps=1e-8)
 
-    rng = np.random.default_rng(args.seed)
+    rng = np.random.default_rng(args.seed if args.data_seed is None else args.data_seed)
     steps_per_epoch = math.ceil(len(train_ids) / args.batch_size)
     total_steps = int(round(args.epochs * steps_per_epoch))
     if args.max_steps:
@@ -269,6 +287,7 @@ def main(argv=None) -> int:
 
     best = {"acc": -1.0, "step": 0, "state": None}
     history = []
+    snapshots: list[tuple[int, dict]] = []  # (step, trained tensors) of the last evaluations
 
     def evaluate(step):
         t0 = time.time()
@@ -282,6 +301,9 @@ def main(argv=None) -> int:
             if args.save_best and not args.no_write:
                 write_artifact(model, Path(args.out))
                 mark += f", artifact written to {args.out}"
+        if args.average_last:
+            snapshots.append((step, {k: v.detach().clone() for k, v in trainable_state(model).items()}))
+            del snapshots[:-args.average_last]
         print(f"[eval] step {step} epoch {step / steps_per_epoch:.2f}: dev acc {acc:.4f} "
               f"({time.time() - t0:.0f}s){mark}", flush=True)
 
@@ -333,18 +355,45 @@ def main(argv=None) -> int:
     print(f"best dev acc {best['acc']:.4f} at step {best['step']} (epoch {best['step'] / steps_per_epoch:.2f})",
           flush=True)
     print("dev history:", json.dumps(history), flush=True)
+
+    # ------------------------------------------------------------- selection on dev
+    model.load_state_dict(best["state"])
+    chosen = f"best single state (step {best['step']})"
+    chosen_acc = best["acc"]
+    for k in range(2, len(snapshots) + 1):
+        model.load_state_dict(best["state"])
+        model.load_state_dict(mean_state([s for _, s in snapshots[-k:]]), strict=False)
+        acc = accuracy(model, dev_ids, dev_labels, pad_id)
+        print(f"[average] last {k} snapshots (steps {snapshots[-k][0]}..{snapshots[-1][0]}): dev acc {acc:.4f}",
+              flush=True)
+        if acc > chosen_acc:
+            chosen, chosen_acc = f"mean of the last {k} snapshots", acc
+            best["state"] = {k_: v.detach().clone() for k_, v in model.state_dict().items()}
+    model.load_state_dict(best["state"])
+    if args.soup:
+        soup = [trainable_state(model)]
+        for folder in args.soup:
+            other = {k: v for k, v in trainable_state(load_artifact(Path(folder))).items()}
+            model.load_state_dict(mean_state(soup + [other]), strict=False)
+            acc = accuracy(model, dev_ids, dev_labels, pad_id)
+            kept = acc >= chosen_acc
+            print(f"[soup] + {folder}: dev acc {acc:.4f} ({'kept' if kept else 'dropped'})", flush=True)
+            if kept:
+                soup.append(other)
+                chosen, chosen_acc = f"{chosen} souped with {folder}", acc
+            model.load_state_dict(mean_state(soup), strict=False)
+    print(f"chosen on dev: {chosen}, dev acc {chosen_acc:.4f}", flush=True)
     if args.no_write:
         return 0
 
     # ------------------------------------------------------------- artifact
-    model.load_state_dict(best["state"])
     out_dir = Path(args.out)
     size = write_artifact(model, out_dir)
     print(f"wrote {out_dir}/weights.safetensors (best state, {size / 1e6:.2f} MB) and config.json", flush=True)
 
     # ------------------------------------------------------------- verify the shipped artifact
     reloaded = load_artifact(out_dir)
-    summary = {"stopped_early": stop["flag"], "steps_done": step, "best_step": best["step"], "best_epoch": round(best["step"] / steps_per_epoch, 3),
+    summary = {"chosen": chosen, "stopped_early": stop["flag"], "steps_done": step, "best_step": best["step"], "best_epoch": round(best["step"] / steps_per_epoch, 3),
                "dev_acc_fp32_best": best["acc"]}
     for name in ("dev", "test"):
         ids, labels = splits[name]
