@@ -1,10 +1,14 @@
-"""Attention maps from any supported classifier, without touching the shared model.
+"""Attention maps from any supported classifier, and the views made from them.
 
 transformers 5 loads models with SDPA attention, which returns no attention
 weights, and ignores a per-call attn_implementation. So attention calls run on
 an *eager twin*: a copy of the module tree that shares every parameter and
 buffer with the shared model but has its own config set to eager attention.
 Attribution keeps running on the faster SDPA original.
+
+The views (head combinations, the classifier's row, rollout, differences,
+which tokens to show) are pure numpy functions of an ``AttentionMaps``, so
+pages, notebooks and tests share them and nothing is recomputed per view.
 """
 from __future__ import annotations
 
@@ -17,11 +21,18 @@ import numpy as np
 import torch
 
 from .checkpoints import Classifier, shift_right
-from .results import AttentionMaps
-from .scoring import encode
+from .errors import ExplainerError
+from .results import AttentionMaps, AttentionStream
+from .scoring import OUTPUTS, encode, squash
 
 _TWINS: "weakref.WeakKeyDictionary[torch.nn.Module, torch.nn.Module]" = weakref.WeakKeyDictionary()
 _TWINS_LOCK = threading.Lock()
+
+COMBINATIONS = {
+    "mean": "mean over heads",
+    "max": "max over heads",
+    "gradient": "gradient-weighted: mean over heads of (attention × d score / d attention), negatives clipped",
+}
 
 
 def eager_twin(model: torch.nn.Module) -> torch.nn.Module:
@@ -41,11 +52,29 @@ def eager_twin(model: torch.nn.Module) -> torch.nn.Module:
 
 def _stack(layers) -> np.ndarray:
     """tuple of [1, H, Tq, Tk] tensors -> numpy [L, H, Tq, Tk]."""
-    return torch.stack([a[0] for a in layers]).float().cpu().numpy()
+    return torch.stack([a[0].detach() for a in layers]).float().cpu().numpy()
 
 
-def attention(clf: Classifier, text: str) -> AttentionMaps:
-    """Every layer's and head's attention on ``text``, as the classifier computes it."""
+def _relevance(weights: np.ndarray, grads: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chefer et al. 2021: E_h[(A * dF/dA)^+] per layer, and each head's total positive part."""
+    positive = np.clip(weights * grads, 0.0, None)
+    return positive.mean(axis=1), positive.sum(axis=(2, 3))
+
+
+def attention(clf: Classifier, text: str, target: str | int | None = None,
+              output: str = "probability") -> AttentionMaps:
+    """Every layer's and head's attention on ``text``, as the classifier computes it.
+
+    For models with labels, the gradients of ``target``'s score (default: the
+    predicted label; ``output`` "probability" or "logit") with respect to each
+    attention map give the gradient-weighted combination and head relevance.
+    """
+    if output not in OUTPUTS:
+        raise ExplainerError(f"Unknown output {output!r}; use one of {', '.join(OUTPUTS)}.")
+    scored = clf.task != "embedding"
+    if target is not None and not scored:
+        raise ExplainerError(f"{clf.checkpoint} has no labels of its own, so there is no score to weight "
+                             "attention by; use the mean or max head combination.")
     enc = encode(clf, text)
     model = eager_twin(clf.model)
     kwargs = {"input_ids": enc.input_ids, "attention_mask": enc.attention_mask, "output_attentions": True}
@@ -55,15 +84,109 @@ def attention(clf: Classifier, text: str) -> AttentionMaps:
         kwargs["token_type_ids"] = enc.token_type_ids
     if clf.family.encoder_decoder:
         kwargs["use_cache"] = False
-    with torch.no_grad():
+    bart = clf.family.encoder_decoder
+    with torch.set_grad_enabled(scored):
         out = model(**kwargs)
-    common = dict(text=text, tokens=enc.tokens, special_tokens=enc.special, token_offsets=enc.offsets,
-                  truncated=enc.truncated, checkpoint=clf.checkpoint)
-    if not clf.family.encoder_decoder:
-        return AttentionMaps(weights=_stack(out.attentions), reads=0, **common)
-    eos = int((enc.input_ids[0] == clf.model.config.eos_token_id).nonzero()[-1])
-    decoder_ids = shift_right(enc.input_ids, clf.model.config)[0].tolist()
-    return AttentionMaps(
-        weights=_stack(out.encoder_attentions), reads=eos,
-        decoder_tokens=tuple(clf.tokenizer.convert_ids_to_tokens(decoder_ids)),
-        decoder_weights=_stack(out.decoder_attentions), cross_weights=_stack(out.cross_attentions), **common)
+        raw = {"encoder": out.encoder_attentions, "decoder": out.decoder_attentions,
+               "cross": out.cross_attentions} if bart else {"encoder": out.attentions}
+        grads, label, score = {}, None, None
+        if scored:
+            probs = squash(out.logits.float(), clf.multi_label, output)[0]
+            t = clf.label_index(target, int(torch.argmax(out.logits[0])))
+            label, score = clf.labels[t], float(probs[t].detach())
+            flat = [a for maps in raw.values() for a in maps]
+            found = torch.autograd.grad(probs[t], flat, allow_unused=True)
+            found = [torch.zeros_like(a) if g is None else g for a, g in zip(flat, found)]
+            start = 0
+            for name, maps in raw.items():
+                grads[name] = _stack(found[start:start + len(maps)])
+                start += len(maps)
+
+    tokens, special = enc.tokens, enc.special
+    if bart:
+        reads = int((enc.input_ids[0] == clf.model.config.eos_token_id).nonzero()[-1])  # the final EOS
+        dec_tokens = tuple(clf.tokenizer.convert_ids_to_tokens(shift_right(enc.input_ids, clf.model.config)[0].tolist()))
+        dec_special = np.concatenate([[True], special[:-1]])  # position 0: the decoder start token
+        sides = {"encoder": (tokens, special, tokens, special), "decoder": (dec_tokens, dec_special, dec_tokens,
+                 dec_special), "cross": (dec_tokens, dec_special, tokens, special)}
+    else:
+        reads = 0 if scored else None  # the CLS position; mean-pooled sentence encoders read every token
+        sides = {"encoder": (tokens, special, tokens, special)}
+    streams = {}
+    for name, maps in raw.items():
+        weights = _stack(maps)
+        rel, heads = _relevance(weights, grads[name]) if name in grads else (None, None)
+        q_tok, q_sp, k_tok, k_sp = sides[name]
+        streams[name] = AttentionStream(name=name, weights=weights, query_tokens=q_tok, key_tokens=k_tok,
+                                        query_special=q_sp, key_special=k_sp, reads=reads, relevance=rel,
+                                        head_relevance=heads)
+    return AttentionMaps(text=text, tokens=tokens, special_tokens=special, token_offsets=enc.offsets,
+                         streams=streams, truncated=enc.truncated, checkpoint=clf.checkpoint, target=label,
+                         score=score)
+
+
+# --------------------------------------------------------------------------- views (numpy only)
+
+
+def combine_heads(stream: AttentionStream, how: str = "mean") -> np.ndarray:
+    """[layers, queries, keys]: the heads of every layer combined (see COMBINATIONS)."""
+    if how == "mean":
+        return stream.weights.mean(axis=1)
+    if how == "max":
+        return stream.weights.max(axis=1)
+    if how == "gradient":
+        if stream.relevance is None:
+            raise ExplainerError("The gradient-weighted combination needs a model with labels to explain; "
+                                 "this one has none. Use mean or max.")
+        return stream.relevance
+    raise ExplainerError(f"Unknown head combination {how!r}; use one of {', '.join(COMBINATIONS)}.")
+
+
+def from_reader(maps: np.ndarray, reads: int | None) -> np.ndarray:
+    """[layers, keys]: the row of the position the classifier reads (all rows averaged when None)."""
+    return maps.mean(axis=-2) if reads is None else maps[..., reads, :]
+
+
+def rollout(maps: np.ndarray) -> np.ndarray:
+    """Attention rollout (Abnar and Zuidema 2020) after every layer, [layers, T, T].
+
+    Each layer's (combined) map plus the identity for the residual stream, rows
+    renormalised, multiplied through the layers: row i of layer l says how
+    much each input token flows into position i after layer l.
+    """
+    n = maps.shape[-1]
+    if maps.shape[-2] != n:
+        raise ExplainerError("Rollout needs self-attention (as many queries as keys).")
+    out = np.empty_like(maps, dtype=np.float64)
+    total = np.eye(n)
+    for layer, a in enumerate(maps.astype(np.float64)):
+        step = a + np.eye(n)
+        step /= step.sum(axis=-1, keepdims=True)
+        total = step @ total
+        out[layer] = total
+    return out
+
+
+def difference(a: AttentionMaps, b: AttentionMaps, how: str = "mean", stream: str = "encoder") -> np.ndarray:
+    """[layers, queries, keys]: a's combined maps minus b's, for two checkpoints that read the text alike."""
+    if a.tokens != b.tokens:
+        raise ExplainerError(f"{a.checkpoint} and {b.checkpoint} split the text into different tokens; "
+                             "a difference needs two checkpoints that share a tokenizer.")
+    if stream not in a.streams or stream not in b.streams:
+        raise ExplainerError(f"Both checkpoints need {stream} attention to compare it.")
+    left, right = combine_heads(a.streams[stream], how), combine_heads(b.streams[stream], how)
+    if left.shape != right.shape:
+        raise ExplainerError(f"{a.checkpoint} has {a.streams[stream].layers} layers and {b.checkpoint} "
+                             f"{b.streams[stream].layers}: a layer-by-layer difference needs the same architecture.")
+    return left - right
+
+
+def shown_tokens(importance: np.ndarray, special: np.ndarray, top_k: int | None = None,
+                 hide_special: bool = False) -> np.ndarray:
+    """Indices of the tokens to display, in text order: the ``top_k`` most important, special ones
+    left out on request. Pages say how many were left out, so nothing disappears silently."""
+    candidates = np.flatnonzero(~special) if hide_special else np.arange(len(importance))
+    if top_k is not None and top_k < len(candidates):
+        order = np.argsort(-importance[candidates], kind="stable")[:top_k]
+        candidates = candidates[order]
+    return np.sort(candidates)

@@ -1,6 +1,7 @@
 """Pure figure builders: results in, plotly Figures out. No streamlit here."""
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,4 +75,92 @@ def top_units(items: list[Unit], k: int = 15, signed: bool = True) -> go.Figure:
     fig.update_layout(title=f"Top {len(order)} by |attribution|", yaxis=dict(autorange="reversed", type="category"),
                       height=max(160, 24 * len(order) + 90), margin=dict(l=10, r=10, t=40, b=30),
                       xaxis_title="attribution")
+    return fig
+
+
+# --------------------------------------------------------------------------- attention
+
+SEQUENTIAL = "Viridis"  # perceptually uniform, colour-blind-safe
+
+
+def token_labels(tokens, positions) -> list[str]:
+    """Unique, escaped axis labels ("film·7"): plotly merges equal categories and reads tags in text."""
+    return [html.escape(f"{tokens[i]}·{i}", quote=False) for i in positions]
+
+
+def _heatmap(z, x, y, title: str, diverging: bool, value: str, height: int) -> go.Figure:
+    z = np.asarray(z, dtype=float)
+    colours = dict(colorscale=DIVERGING, zmid=0.0) if diverging else dict(colorscale=SEQUENTIAL, zmin=0.0)
+    fig = go.Figure(go.Heatmap(z=z, x=x, y=y, **colours, colorbar=dict(title=value, thickness=12),
+                               hovertemplate=f"%{{y}} → %{{x}}<br>{value} %{{z:.4g}}<extra></extra>"))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(type="category", tickangle=-60), yaxis=dict(type="category", autorange="reversed"))
+    return fig
+
+
+def attention_by_layer(rows: np.ndarray, tokens, keep, reader: str, title: str = "",
+                       diverging: bool = False, value: str = "attention") -> go.Figure:
+    """Layers x tokens: what the classifier's token (``reader``) attends to after each layer."""
+    keep = list(keep)
+    y = [f"layer {i + 1}" for i in range(rows.shape[0])]
+    fig = _heatmap(rows[:, keep], token_labels(tokens, keep), y, title or f"From {reader}, layer by layer",
+                   diverging, value, 120 + 26 * rows.shape[0])
+    fig.update_traces(hovertemplate=f"%{{y}}: {html.escape(reader, quote=False)} → %{{x}}"
+                                    f"<br>{value} %{{z:.4g}}<extra></extra>")
+    return fig
+
+
+def attention_matrix(matrix: np.ndarray, query_tokens, key_tokens, query_keep, key_keep, title: str,
+                     diverging: bool = False, value: str = "attention") -> go.Figure:
+    """Queries (rows) x keys (columns) of one layer: who attends to whom."""
+    q, k = list(query_keep), list(key_keep)
+    side = min(900, max(360, 14 * max(len(q), len(k)) + 160))
+    return _heatmap(matrix[np.ix_(q, k)], token_labels(key_tokens, k), token_labels(query_tokens, q), title,
+                    diverging, value, side)
+
+
+def head_grid(weights: np.ndarray, query_tokens, key_tokens, query_keep, key_keep, title: str,
+              columns: int = 4) -> go.Figure:
+    """Small multiples: every head of one layer on one shared colour scale."""
+    from plotly.subplots import make_subplots
+
+    heads = weights.shape[0]
+    rows = -(-heads // columns)
+    q, k = list(query_keep), list(key_keep)
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[f"head {h + 1}" for h in range(heads)],
+                        horizontal_spacing=0.02, vertical_spacing=0.06)
+    x, y = token_labels(key_tokens, k), token_labels(query_tokens, q)
+    top = float(weights[:, q][:, :, k].max()) if heads else 1.0
+    for h in range(heads):
+        fig.add_trace(go.Heatmap(z=weights[h][np.ix_(q, k)], x=x, y=y, colorscale=SEQUENTIAL, zmin=0.0, zmax=top,
+                                 showscale=h == 0, colorbar=dict(title="attention", thickness=12),
+                                 hovertemplate=f"head {h + 1}: %{{y}} → %{{x}}<br>attention %{{z:.4g}}<extra></extra>"),
+                      row=h // columns + 1, col=h % columns + 1)
+    fig.update_xaxes(type="category", showticklabels=False)
+    fig.update_yaxes(type="category", showticklabels=False, autorange="reversed")
+    fig.update_layout(title=title, height=60 + 230 * rows, margin=dict(l=10, r=10, t=60, b=10))
+    return fig
+
+
+def head_relevance(matrix: np.ndarray, target: str) -> go.Figure:
+    """Layers x heads: how much each head's attention moves the explained score (positive part)."""
+    y = [f"layer {i + 1}" for i in range(matrix.shape[0])]
+    x = [f"head {h + 1}" for h in range(matrix.shape[1])]
+    fig = _heatmap(matrix, x, y, f"Which heads move the score of {html.escape(target, quote=False)}", False,
+                   "relevance", 120 + 26 * matrix.shape[0])
+    fig.update_traces(hovertemplate="%{y}, %{x}<br>relevance %{z:.4g}<extra></extra>")
+    return fig
+
+
+def paired_words(names, first, second, first_title: str, second_title: str, title: str) -> go.Figure:
+    """Two scores per word, side by side (e.g. attention rollout and an attribution)."""
+    labels = [html.escape(n, quote=False) for n in names]
+    fig = go.Figure([
+        go.Bar(y=labels, x=first, name=first_title, orientation="h", marker_color=TARGET_COLOUR,
+               hovertemplate="%{y}: %{x:.3f}<extra>" + html.escape(first_title) + "</extra>"),
+        go.Bar(y=labels, x=second, name=second_title, orientation="h", marker_color="#f4a582",
+               hovertemplate="%{y}: %{x:.3f}<extra>" + html.escape(second_title) + "</extra>")])
+    fig.update_layout(title=title, barmode="group", yaxis=dict(autorange="reversed", type="category"),
+                      height=max(200, 34 * len(labels) + 110), margin=dict(l=10, r=10, t=40, b=30),
+                      xaxis_title="share of the total", legend=dict(orientation="h", y=-0.15))
     return fig

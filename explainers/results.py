@@ -153,27 +153,26 @@ class Explanation:
 
 
 @dataclass(frozen=True, eq=False)
-class AttentionMaps:
-    """Attention weights of every layer and head, numpy [layers, heads, T, T].
+class AttentionStream:
+    """One kind of attention across all layers: ``weights`` [layers, heads, queries, keys].
 
-    ``reads`` is the position whose representation the classification head
-    reads: 0 (CLS) for encoders; for BART the decoder position of the final
-    EOS. BART also has decoder self-attention (over ``decoder_tokens``, the
-    text shifted right after the decoder start token) and cross-attention
-    [layers, heads, decoder T, encoder T].
+    ``reads`` is the query position whose output the classification head
+    reads (CLS, or BART's final EOS); None for mean-pooled models, which read
+    every token averaged. ``relevance`` [layers, queries, keys] is the
+    gradient-weighted head combination mean_h (A * dF/dA)^+ (Chefer et al.
+    2021) and ``head_relevance`` [layers, heads] its per-head sums, present
+    when a score was explained.
     """
 
-    text: str
-    tokens: tuple[str, ...]
-    special_tokens: np.ndarray
-    token_offsets: np.ndarray
+    name: str  # "encoder" (self-attention of encoder-only models too), "decoder", "cross"
     weights: np.ndarray
-    reads: int
-    truncated: bool = False
-    checkpoint: str = ""
-    decoder_tokens: tuple[str, ...] | None = None
-    decoder_weights: np.ndarray | None = None
-    cross_weights: np.ndarray | None = None
+    query_tokens: tuple[str, ...]
+    key_tokens: tuple[str, ...]
+    query_special: np.ndarray  # [queries] bool
+    key_special: np.ndarray  # [keys] bool
+    reads: int | None
+    relevance: np.ndarray | None = None
+    head_relevance: np.ndarray | None = None
 
     @property
     def layers(self) -> int:
@@ -182,3 +181,44 @@ class AttentionMaps:
     @property
     def heads(self) -> int:
         return int(self.weights.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class AttentionMaps:
+    """Every layer's and head's attention on one text, as the classifier computes it.
+
+    Encoder-only models have one stream, "encoder"; BART also has "decoder"
+    (over the text shifted right after the decoder start token) and "cross"
+    (decoder queries over encoder keys). ``target``/``score``: the explained
+    number the gradient-weighted maps refer to, when there is one.
+    """
+
+    text: str
+    tokens: tuple[str, ...]
+    special_tokens: np.ndarray
+    token_offsets: np.ndarray
+    streams: Mapping[str, AttentionStream]
+    truncated: bool = False
+    checkpoint: str = ""
+    target: str | None = None
+    score: float | None = None
+
+    @property
+    def encoder(self) -> AttentionStream:
+        return self.streams["encoder"]
+
+    @property
+    def weights(self) -> np.ndarray:
+        return self.encoder.weights
+
+    @property
+    def reads(self) -> int | None:
+        return self.encoder.reads
+
+    @property
+    def layers(self) -> int:
+        return self.encoder.layers
+
+    @property
+    def heads(self) -> int:
+        return self.encoder.heads

@@ -7,7 +7,8 @@ import torch
 
 import explainers as ex
 from conftest import FAMILIES
-from explainers.attention import eager_twin
+from explainers.attention import (COMBINATIONS, combine_heads, difference, eager_twin, from_reader, rollout,
+                                  shown_tokens)
 from test_attribution import TEXTS, snapshot
 
 
@@ -24,15 +25,24 @@ def test_attention_shapes_and_rows_sum_to_one(tiny, family):
     np.testing.assert_allclose(maps.weights.sum(-1), 1.0, atol=1e-5)
     assert (maps.weights >= 0).all()
     if family == "bart":
-        assert maps.decoder_weights.shape == (cfg.decoder_layers, cfg.decoder_attention_heads, n, n)
-        assert maps.cross_weights.shape == (cfg.decoder_layers, cfg.decoder_attention_heads, n, n)
-        np.testing.assert_allclose(maps.decoder_weights.sum(-1), 1.0, atol=1e-5)
-        np.testing.assert_allclose(maps.cross_weights.sum(-1), 1.0, atol=1e-5)
-        assert np.allclose(np.triu(maps.decoder_weights[0, 0], 1), 0)  # causal
+        decoder, cross = maps.streams["decoder"], maps.streams["cross"]
+        assert decoder.weights.shape == (cfg.decoder_layers, cfg.decoder_attention_heads, n, n)
+        assert cross.weights.shape == (cfg.decoder_layers, cfg.decoder_attention_heads, n, n)
+        np.testing.assert_allclose(decoder.weights.sum(-1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(cross.weights.sum(-1), 1.0, atol=1e-5)
+        assert np.allclose(np.triu(decoder.weights[0, 0], 1), 0)  # causal
         assert maps.tokens[maps.reads] == "</s>" and maps.reads == n - 1  # the final EOS is what BART reads
-        assert maps.decoder_tokens[1:] == maps.tokens[:-1]  # decoder position i holds token i-1
+        assert decoder.reads == cross.reads == maps.reads
+        assert decoder.query_tokens[1:] == maps.tokens[:-1]  # decoder position i holds token i-1
+        assert cross.query_tokens == decoder.query_tokens and cross.key_tokens == maps.tokens
+        assert decoder.query_special[0] and list(decoder.query_special[1:]) == list(maps.special_tokens[:-1])
     else:
+        assert list(maps.streams) == ["encoder"]
         assert maps.reads == 0 and maps.special_tokens[0]
+    for stream in maps.streams.values():  # the gradient-weighted views exist for every stream
+        assert stream.relevance.shape == stream.weights[:, 0].shape
+        assert stream.head_relevance.shape == stream.weights.shape[:2]
+        assert (stream.relevance >= 0).all() and stream.relevance.sum() > 0
 
 
 def test_bart_attention_matches_a_private_eager_model(tiny_folder):
@@ -45,7 +55,8 @@ def test_bart_attention_matches_a_private_eager_model(tiny_folder):
         out = reference(**enc, output_attentions=True)
     maps = ex.attention(clf, TEXTS[0])
     np.testing.assert_allclose(maps.weights[1], out.encoder_attentions[1][0].numpy(), atol=1e-6)
-    np.testing.assert_allclose(maps.cross_weights[0], out.cross_attentions[0][0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(maps.streams["cross"].weights[0], out.cross_attentions[0][0].numpy(), atol=1e-6)
+    np.testing.assert_allclose(maps.streams["decoder"].weights[1], out.decoder_attentions[1][0].numpy(), atol=1e-6)
 
 
 def test_eager_twin_shares_weights_and_leaves_the_model_alone(tiny):
@@ -107,3 +118,162 @@ def test_deberta_defaults_to_a_mask_baseline_that_converges(tiny):
     assert ex.explain(clf, TEXTS[0]).options["baseline"] in ("mask", "unk")  # auto never picks pad here
     assert max(errors["mask"]) < 0.01
     assert np.median(errors["pad"]) > 0.1
+
+
+# --------------------------------------------------------------------------- views
+
+def test_gradient_weighted_combination_equals_a_hand_computation(tiny, tiny_folder):
+    """dF/dA by central differences on a private float64 copy whose attention maps can be nudged,
+    then mean_h (A * dF/dA)^+ with plain loops: equal to ex.attention's relevance."""
+    from transformers import AttentionInterface, AutoModelForSequenceClassification
+    from transformers.models.bert.modeling_bert import eager_attention_forward
+
+    folder = tiny_folder("bert")
+    clf = tiny("bert")
+    text, target = TEXTS[1], 2
+    maps = ex.attention(clf, text, target=target)
+    nudge = {}
+
+    def nudged(module, query, key, value, attention_mask, **kwargs):
+        _, weights = eager_attention_forward(module, query, key, value, attention_mask, **kwargs)
+        weights = weights + nudge.get(module.layer_idx, 0.0)
+        return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+    AttentionInterface.register("nudged_for_test", nudged)
+    ref = AutoModelForSequenceClassification.from_pretrained(str(folder), attn_implementation="nudged_for_test")
+    ref = ref.double().eval()
+    enc = clf.tokenizer(text, return_tensors="pt")
+
+    def prob() -> float:
+        with torch.no_grad():
+            return float(torch.softmax(ref(**enc).logits, -1)[0, target])
+
+    assert prob() == pytest.approx(maps.score, abs=1e-5)
+    weights = maps.weights.astype(np.float64)
+    layers, heads, n, _ = weights.shape
+    eps = 1e-5
+    grads = np.zeros_like(weights)
+    for layer in range(layers):
+        for h in range(heads):
+            for i in range(n):
+                for j in range(n):
+                    bump = torch.zeros(1, heads, n, n, dtype=torch.float64)
+                    bump[0, h, i, j] = eps
+                    nudge[layer] = bump
+                    up = prob()
+                    nudge[layer] = -bump
+                    grads[layer, h, i, j] = (up - prob()) / (2 * eps)
+        nudge.clear()
+    relevance = np.zeros((layers, n, n))
+    head_totals = np.zeros((layers, heads))
+    for layer in range(layers):
+        for h in range(heads):
+            for i in range(n):
+                for j in range(n):
+                    value = max(0.0, weights[layer, h, i, j] * grads[layer, h, i, j])
+                    relevance[layer, i, j] += value / heads
+                    head_totals[layer, h] += value
+    stream = maps.encoder
+    np.testing.assert_allclose(stream.relevance, relevance, atol=1e-6, rtol=1e-3)
+    np.testing.assert_allclose(stream.head_relevance, head_totals, atol=1e-6, rtol=1e-3)
+    np.testing.assert_array_equal(combine_heads(stream, "gradient"), stream.relevance)
+    # the last layer feeds the classifier only through [CLS]: no other row can matter there
+    assert stream.relevance[-1, 1:].max() == 0 and stream.relevance[-1, 0].sum() > 0
+
+
+@pytest.mark.parametrize("family", ["bert", "bart", "deberta-v3"])
+@pytest.mark.parametrize("how", list(COMBINATIONS))
+def test_rollout_rows_sum_to_one(tiny, family, how):
+    stream = ex.attention(tiny(family), TEXTS[2]).encoder
+    flow = rollout(combine_heads(stream, how))
+    assert flow.shape == stream.weights[:, 0].shape
+    np.testing.assert_allclose(flow.sum(-1), 1.0, atol=1e-9)
+    assert (flow >= 0).all()
+    reader = from_reader(flow, stream.reads)
+    assert reader.shape == (stream.layers, len(stream.key_tokens))
+    np.testing.assert_allclose(reader.sum(-1), 1.0, atol=1e-9)
+
+
+def test_rollout_by_hand():
+    a1 = np.array([[1.0, 0.0], [0.5, 0.5]])
+    a2 = np.array([[0.0, 1.0], [1.0, 0.0]])
+    s1 = (a1 + np.eye(2)) / (a1 + np.eye(2)).sum(-1, keepdims=True)
+    s2 = (a2 + np.eye(2)) / (a2 + np.eye(2)).sum(-1, keepdims=True)
+    flow = rollout(np.stack([a1, a2]))
+    np.testing.assert_allclose(flow[0], s1)
+    np.testing.assert_allclose(flow[1], s2 @ s1)
+    zero_rows = rollout(np.zeros((3, 2, 2)))  # a gradient-weighted map can be all zero: the residual remains
+    np.testing.assert_allclose(zero_rows[-1], np.eye(2))
+    with pytest.raises(ex.ExplainerError, match="self-attention"):
+        rollout(np.zeros((1, 2, 3)))
+
+
+def test_mean_pooled_models_read_every_token():
+    clf = ex.load("builtin:zeroshot")
+    maps = ex.attention(clf, "The striker scored twice")
+    assert maps.reads is None and maps.target is None and maps.encoder.relevance is None
+    mean = combine_heads(maps.encoder, "mean")
+    np.testing.assert_allclose(from_reader(mean, None), mean.mean(axis=1))
+    with pytest.raises(ex.ExplainerError, match="mean or max"):
+        combine_heads(maps.encoder, "gradient")
+    with pytest.raises(ex.ExplainerError, match="no labels"):
+        ex.attention(clf, "The striker scored twice", target="sports")
+
+
+def test_difference_of_a_checkpoint_with_itself_is_exactly_zero(tiny, tiny_folder):
+    clf = tiny("bert")
+    other = ex.load(str(tiny_folder("bert")))  # the same checkpoint, loaded separately
+    for how in COMBINATIONS:
+        diff = difference(ex.attention(clf, TEXTS[0]), ex.attention(other, TEXTS[0]), how)
+        assert diff.shape == (2, len(ex.attention(clf, TEXTS[0]).tokens), len(ex.attention(clf, TEXTS[0]).tokens))
+        assert not diff.any(), how
+    bart = tiny("bart")
+    for stream in ("encoder", "decoder", "cross"):
+        assert not difference(ex.attention(bart, TEXTS[0]), ex.attention(bart, TEXTS[0]), "max", stream).any()
+
+
+def test_difference_needs_a_shared_tokenizer_and_architecture(tiny):
+    with pytest.raises(ex.ExplainerError, match="share a tokenizer"):
+        difference(ex.attention(tiny("bert"), TEXTS[0]), ex.attention(tiny("roberta"), TEXTS[0]))
+    with pytest.raises(ex.ExplainerError, match="decoder"):
+        difference(ex.attention(tiny("bert"), TEXTS[0]), ex.attention(tiny("bert"), TEXTS[0]), stream="decoder")
+    with pytest.raises(ex.ExplainerError, match="Unknown head combination"):
+        combine_heads(ex.attention(tiny("bert"), TEXTS[0]).encoder, "median")
+
+
+def test_fine_tuned_minus_base_builtins():
+    tuned, base = ex.load("builtin:sst2"), ex.load("builtin:minilm-base")
+    text = "a gripping, funny and touching film"
+    a, b = ex.attention(tuned, text, target="positive"), ex.attention(base, text, target="positive")
+    assert a.tokens == b.tokens
+    diff = difference(a, b, "mean")
+    assert diff.shape == (6, len(a.tokens), len(a.tokens))
+    np.testing.assert_allclose(diff.sum(-1), 0.0, atol=1e-5)  # both rows sum to 1
+    assert np.abs(diff).max() > 0.01  # fine-tuning changed where the model looks
+    np.testing.assert_allclose(from_reader(diff, a.reads), a.weights.mean(1)[:, 0] - b.weights.mean(1)[:, 0],
+                               atol=1e-7)
+
+
+def test_shown_tokens_keeps_the_most_important_in_text_order():
+    importance = np.array([0.9, 0.1, 0.5, 0.3, 0.8])
+    special = np.array([True, False, False, False, True])
+    assert shown_tokens(importance, special).tolist() == [0, 1, 2, 3, 4]
+    assert shown_tokens(importance, special, top_k=2).tolist() == [0, 4]
+    assert shown_tokens(importance, special, top_k=2, hide_special=True).tolist() == [2, 3]
+    assert shown_tokens(importance, special, top_k=10, hide_special=True).tolist() == [1, 2, 3]
+
+
+def test_attention_figures_escape_tokens_and_keep_them_distinct():
+    from explainers import plots
+
+    tokens = ("[CLS]", "<b>", "the", "the", "[SEP]")
+    labels = plots.token_labels(tokens, range(5))
+    assert len(set(labels)) == 5 and "&lt;b&gt;·1" in labels and not any("<b>" in l for l in labels)
+    rows = np.random.default_rng(0).random((3, 5))
+    fig = plots.attention_by_layer(rows, tokens, [1, 2, 4], "[CLS]")
+    assert list(fig.data[0].x) == [labels[1], labels[2], labels[4]]
+    np.testing.assert_allclose(np.asarray(fig.data[0].z), rows[:, [1, 2, 4]])
+    diverging = plots.attention_by_layer(rows - 0.5, tokens, range(5), "[CLS]", diverging=True)
+    assert diverging.data[0].zmid == 0
+    grid = plots.head_grid(np.random.default_rng(1).random((6, 5, 5)), tokens, tokens, range(5), range(5), "grid")
+    assert len(grid.data) == 6 and len({t.zmax for t in grid.data}) == 1  # one shared colour scale
