@@ -1,8 +1,6 @@
 """Explain page: which words made the model decide? (entry point of the Streamlit app)."""
 from __future__ import annotations
 
-import logging
-
 import pandas as pd
 import streamlit as st
 
@@ -132,16 +130,8 @@ def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:
     def progress(fraction: float) -> None:
         bar.progress(fraction, text=f"{ex.METHODS[req.method].title}: {fraction:.0%} of the model passes")
 
-    try:
-        exp = models.explain(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
-                             req.contrast, req.labels, req.template, req.multi_label, req.mode, req.hypothesis,
-                             tuple(sorted(req.options.items())), progress=progress)
-    except ex.ExplainerError as err:
-        slot.error(str(err), icon="⚠️")
-        return None
-    except Exception as err:  # never a stack trace on the page
-        logging.getLogger("studio").exception("explain failed")
-        slot.error(f"Something went wrong while explaining ({type(err).__name__}). The error was logged.")
+    exp = models.safely(slot, models.explain_request, req, progress=progress)
+    if exp is None:
         return None
     slot.empty()
     return exp

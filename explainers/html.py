@@ -55,7 +55,7 @@ def legend(scale: float, target: str, signed: bool = True) -> str:
         left, right = "0", f"most important for {t}"
         bar = f"linear-gradient(90deg,transparent,{colour(scale, scale)})"
     return (f'<div style="font-family:sans-serif;font-size:0.8em;display:flex;align-items:center;gap:6px">'
-            f'<span>{left} ({-scale if signed else 0:+.3g})</span><span style="flex:0 0 160px;height:10px;'
+            f'<span>{left}{f" ({-scale:+.3g})" if signed else ""}</span><span style="flex:0 0 160px;height:10px;'
             f'background:{bar};border:1px solid #ccc;border-radius:3px"></span>'
             f'<span>{right} ({scale:+.3g})</span></div>')
 

@@ -93,17 +93,17 @@ def _heatmap(z, x, y, title: str, diverging: bool, value: str, height: int) -> g
     colours = dict(colorscale=DIVERGING, zmid=0.0) if diverging else dict(colorscale=SEQUENTIAL, zmin=0.0)
     fig = go.Figure(go.Heatmap(z=z, x=x, y=y, **colours, colorbar=dict(title=value, thickness=12),
                                hovertemplate=f"%{{y}} → %{{x}}<br>{value} %{{z:.4g}}<extra></extra>"))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(type="category", tickangle=-60), yaxis=dict(type="category", autorange="reversed"))
     return fig
 
 
-def attention_by_layer(rows: np.ndarray, tokens, keep, reader: str, title: str = "",
+def attention_by_layer(rows: np.ndarray, tokens, keep, reader: str, title: str | None = None,
                        diverging: bool = False, value: str = "attention") -> go.Figure:
     """Layers x tokens: what the classifier's token (``reader``) attends to after each layer."""
     keep = list(keep)
     y = [f"layer {i + 1}" for i in range(rows.shape[0])]
-    fig = _heatmap(rows[:, keep], token_labels(tokens, keep), y, title or f"From {reader}, layer by layer",
+    fig = _heatmap(rows[:, keep], token_labels(tokens, keep), y, f"From {reader}, layer by layer" if title is None else title,
                    diverging, value, 120 + 26 * rows.shape[0])
     fig.update_traces(hovertemplate=f"%{{y}}: {html.escape(reader, quote=False)} → %{{x}}"
                                     f"<br>{value} %{{z:.4g}}<extra></extra>")

@@ -3,6 +3,7 @@ cached by everything they depend on, so view-only reruns recompute nothing."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
 from contextvars import ContextVar
 
@@ -82,3 +83,29 @@ def _explain(checkpoint, revision, label_names, text, method, target, contrast, 
         task = {"hypothesis": hypothesis}
     return ex.explain(clf, text, method=method, target=target or None, contrast=contrast or None,
                       progress=_PROGRESS.get(), **task, **dict(options))
+
+
+def explain_request(req, progress=None) -> ex.Explanation:
+    """The explanation a page's request (``studio.state.Request``) asks for, cached."""
+    return explain(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target, req.contrast,
+                   req.labels, req.template, req.multi_label, req.mode, req.hypothesis,
+                   tuple(sorted(req.options.items())), progress=progress)
+
+
+@functools.lru_cache(maxsize=8)  # maps of a 512-token text are tens of MB: keep only a few
+def attention(checkpoint: str, revision: str, label_names: str, text: str, target: str) -> ex.AttentionMaps:
+    """Attention maps (with the gradient-weighted combination for ``target``, '' = predicted), cached."""
+    clf = load(checkpoint, revision, label_names)
+    return ex.attention(clf, text, target=(target or None) if clf.task != "embedding" else None)
+
+
+def safely(slot, compute, *args, **kwargs):
+    """``compute(*args, **kwargs)``, or None with a message in ``slot``: never a stack trace on the page."""
+    try:
+        return compute(*args, **kwargs)
+    except ex.ExplainerError as err:
+        slot.error(str(err), icon="⚠️")
+    except Exception as err:
+        logging.getLogger("studio").exception("%s failed", getattr(compute, "__name__", "computation"))
+        slot.error(f"Something went wrong ({type(err).__name__}). The error was logged.")
+    return None

@@ -7,7 +7,8 @@ import explainers as ex
 
 from . import models, state
 
-PAGES = [("app.py", "Explain", "🔍"), ("pages/1_Models_and_methods.py", "Models & methods", "📚")]
+PAGES = [("app.py", "Explain", "🔍"), ("pages/1_Attention.py", "Attention", "👀"),
+         ("pages/2_Models_and_methods.py", "Models & methods", "📚")]
 
 
 def _set_checkpoint(choice_key: str, hub_key: str, rev_key: str, local_key: str) -> None:

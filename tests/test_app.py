@@ -173,7 +173,7 @@ def test_downloads_and_share_link():
 
 def test_models_page_and_state_across_pages():
     at = app(checkpoint="builtin:zeroshot", labels="sports, politics")
-    at.switch_page("pages/1_Models_and_methods.py").run()
+    at.switch_page("pages/2_Models_and_methods.py").run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Models & methods"]
     assert len(at.dataframe) == 1 + len(ex.METHODS)

@@ -122,3 +122,23 @@ def test_hostile_text_shows_literally_and_runs_nothing(server, browser, hostile)
     assert page.locator(".xtext img, .xtext script").count() == 0
     page.screenshot(path=str(SHOTS / f"hostile-{HOSTILE.index(hostile)}.png"), full_page=True)
     page.close()
+
+
+def test_attention_page_draws_its_figures_and_escapes_tokens(server, browser):
+    import urllib.parse
+
+    text = "a gripping film <img src=x onerror=alert(1)> <b>never</b> dull"
+    page, dialogs = open_page(browser, f"{server}/Attention?{urllib.parse.urlencode({'text': text})}")
+    page.get_by_text("Fine-tuned vs base: what changed").wait_for(timeout=180_000)
+    page.locator(".js-plotly-plot").nth(4).wait_for(timeout=120_000)
+    page.wait_for_timeout(1500)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "attention.png"), full_page=True)
+    first = page.locator(".js-plotly-plot").first
+    assert first.locator(".hm, image").count() >= 1  # a drawn heatmap
+    ticks = first.locator(".xtick text").evaluate_all("nodes => nodes.map(n => n.textContent)")
+    assert "gripping·2" in ticks and "<·4" in ticks  # tokens as text, with their positions
+    assert page.locator(".js-plotly-plot img, .js-plotly-plot b, .xtext img").count() == 0
+    assert "<img" in page.locator(".xtext").first.inner_text()  # the rollout text shows it literally
+    assert not dialogs
+    page.close()
