@@ -38,11 +38,17 @@ def shown_caption(keep, total: int, special: np.ndarray, hide_special: bool, why
     return f"Showing {len(keep)} of {total} tokens: " + "; ".join(parts) + "."
 
 
+def keep_valid(key: str, valid, fallback) -> None:
+    """Forget a remembered widget value that this model or text no longer offers (another checkpoint
+    has fewer layers, a shorter text fewer tokens, a mean-pooled model no gradient combination)."""
+    if key in st.session_state and st.session_state[key] not in valid:
+        st.session_state[key] = fallback
+
+
 def controls(clf: ex.Classifier, maps: ex.AttentionMaps):
     c1, c2, c3, c4 = st.columns(4)
     combos = list(COMBINATIONS) if maps.target is not None else ["mean", "max"]
-    if st.session_state.get("w.attn.combine") not in (None, *combos):
-        st.session_state["w.attn.combine"] = "mean"  # gradient-weighted needs labels this model lacks
+    keep_valid("w.attn.combine", combos, "mean")
     how = c1.selectbox("Combine heads", combos, key=state.widget_default("attn.combine", "mean"),
                        format_func=lambda c: COMBINATIONS[c].split(":")[0],
                        help=" · ".join(f"{k}: {v}" for k, v in COMBINATIONS.items()))
@@ -51,6 +57,7 @@ def controls(clf: ex.Classifier, maps: ex.AttentionMaps):
         stream = c2.selectbox("Attention", list(maps.streams), format_func=STREAMS.get,
                               key=state.widget_default("attn.stream", "encoder"))
     n = len(maps.streams[stream].key_tokens)
+    keep_valid("w.attn.top_k", range(min(5, n), n + 1), min(n, 60))
     top_k = c3.slider("Tokens shown", min(5, n), n, min(n, 60), key="w.attn.top_k",
                       help="The most attended-to tokens; the rest are hidden, and the caption says how many.")
     hide_special = c4.toggle("Hide special tokens", key=state.widget_default("attn.hide_special", True),
@@ -81,6 +88,8 @@ def one_layer(maps: ex.AttentionMaps, stream: str, how: str, top_k: int, hide_sp
     s = maps.streams[stream]
     st.subheader("One layer in full")
     c1, c2 = st.columns([3, 2])
+    keep_valid("w.attn.layer", range(1, s.layers + 1), s.layers)
+    keep_valid("w.attn.head", ["combined", *range(1, s.heads + 1)], "combined")
     layer = c1.slider("Layer", 1, s.layers, s.layers, key="w.attn.layer") - 1
     head = c2.selectbox("Head", ["combined"] + list(range(1, s.heads + 1)), key="w.attn.head",
                         format_func=lambda h: "all heads, combined as above" if h == "combined" else f"head {h}")
@@ -192,6 +201,7 @@ def main() -> None:
     with st.form("attention_form", border=False):
         st.text_area("Text", key=state.widget_default("text", req.text), height=110, max_chars=20_000)
         target = ""
+        keep_valid("w.attn.target", ["", *clf.labels], "")
         if clf.labels:
             target = st.selectbox("Score to weight heads by (gradient-weighted combination)", [""] + list(clf.labels),
                                   key=state.widget_default("attn.target", ""),
@@ -212,6 +222,9 @@ def main() -> None:
     how, stream, top_k, hide_special = controls(clf, maps)
     by_layer(maps, stream, how, top_k, hide_special)
     layer = one_layer(maps, stream, how, top_k, hide_special)
+    if stream != "encoder":
+        st.caption("Decoder positions hold the text shifted right: position i holds token i − 1, and position 0 "
+                   "the decoder start token.")
     if clf.family.encoder_decoder:
         st.caption("Rollout follows the encoder's self-attention to its final EOS; the decoder's self- and "
                    "cross-attention are in the views above.")

@@ -148,3 +148,22 @@ def test_hostile_tokens_are_escaped_in_the_figures():
     assert labels and not any("<" in label for label in labels)
     assert any("&lt;" in label for label in labels)
     assert json.dumps(specs(at)).count("<img") == 0
+
+
+def test_switching_to_a_smaller_model_forgets_what_it_lacks(monkeypatch, tiny_folder):
+    monkeypatch.setenv("STUDIO_ALLOW_LOCAL", "1")
+    at = attention_page(text="the team won the final")
+    at.selectbox(key="w.attn.combine").set_value("gradient")
+    at.slider(key="w.attn.layer").set_value(5)
+    at.selectbox(key="w.attn.head").set_value(12)
+    at = at.run()
+    at.selectbox(key="w.choice").set_value("builtin:zeroshot")  # no labels, no gradient combination
+    at = at.run()
+    assert not at.exception and at.selectbox(key="w.attn.combine").value == "mean"
+    assert at.slider(key="w.attn.layer").value == 5 and at.selectbox(key="w.attn.head").value == 12
+    at.selectbox(key="w.choice").set_value("Local folder…")
+    at = at.run()
+    at.text_input(key="w.local").set_value(str(tiny_folder("bert")))  # 2 layers of 4 heads
+    at = at.run()
+    assert not at.exception, at.exception
+    assert at.slider(key="w.attn.layer").value == 2 and at.selectbox(key="w.attn.head").value == "combined"
