@@ -3,7 +3,6 @@ import base64
 import json
 
 import numpy as np
-import pytest
 
 import explainers as ex
 from explainers.attention import combine_heads, from_reader
