@@ -92,7 +92,7 @@ def explain_request(req, progress=None) -> ex.Explanation:
                    tuple(sorted(req.options.items())), progress=progress)
 
 
-@functools.lru_cache(maxsize=8)  # maps of a 512-token text are tens of MB: keep only a few
+@functools.lru_cache(maxsize=4)  # maps of a 512-token text are tens of MB (BART-large: GB): keep few
 def attention(checkpoint: str, revision: str, label_names: str, text: str, target: str) -> ex.AttentionMaps:
     """Attention maps (with the gradient-weighted combination for ``target``, '' = predicted), cached."""
     clf = load(checkpoint, revision, label_names)
