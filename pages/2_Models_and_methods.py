@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 import explainers as ex
+from explainers.attention import COMBINATIONS
 from explainers.builtins import BUILTINS
 from studio import models, sidebar
 
@@ -26,6 +27,13 @@ for name, method in ex.METHODS.items():
         st.dataframe(pd.DataFrame([{"option": k, "default": str(o.default), "allowed": ", ".join(map(str, o.choices))
                                     if o.choices else f"{o.low} to {o.high}", "meaning": o.help}
                                    for k, o in method.options.items()]), hide_index=True, width="stretch")
+
+st.subheader("Attention views")
+st.markdown("The Attention page reads every layer's and head's attention from an eager copy of the model that "
+            "shares its weights. Heads are combined by:\n\n"
+            + "\n".join(f"- **{name}**: {what}" for name, what in COMBINATIONS.items())
+            + "\n\nRollout (Abnar and Zuidema 2020) adds the identity for the residual stream to each layer's "
+              "combined map, renormalises the rows and multiplies through the layers.")
 
 if clf is not None:
     st.subheader(f"Loaded now: {clf.checkpoint}")
