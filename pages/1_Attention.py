@@ -145,7 +145,8 @@ def rollout_vs_attribution(maps: ex.AttentionMaps, how: str, exp: ex.Explanation
                 f'padding:.5em .7em">{xhtml.highlighted_text(exp.text, exp.words, scale)}</div>')
     if len(words) != len(exp.words):
         return
-    table = pd.DataFrame({"word": [w.text for w in words], "rollout": shares([w.score for w in words]),
+    table = pd.DataFrame({"word": [f"{w.text} ({w.start})" for w in words],  # repeated words kept apart
+                          "rollout": shares([w.score for w in words]),
                           "attribution": shares([w.score for w in exp.words])})
     rho = table["rollout"].corr(table["attribution"], method="spearman")
     top = table.assign(both=table["rollout"] + table["attribution"]).nlargest(15, "both")

@@ -3,6 +3,7 @@ import base64
 import json
 
 import numpy as np
+import pytest
 
 import explainers as ex
 from explainers.attention import combine_heads, from_reader
@@ -166,3 +167,13 @@ def test_switching_to_a_smaller_model_forgets_what_it_lacks(monkeypatch, tiny_fo
     at = at.run()
     assert not at.exception, at.exception
     assert at.slider(key="w.attn.layer").value == 2 and at.selectbox(key="w.attn.head").value == "combined"
+
+
+def test_rollout_and_attribution_shares_per_word():
+    text = "the film is the best of the year"
+    at = attention_page(text=text)
+    bars = next(s for s in specs(at) if s["layout"].get("title", {}).get("text") == "Share of each word, top 15")
+    names = list(bars["data"][0]["y"])
+    assert len(names) == len(set(names)) == 8 and "the (0)" in names and "the (24)" in names  # repeated words apart
+    for trace in bars["data"]:  # every word shown: each side's shares add up to one
+        assert array(trace["x"]).sum() == pytest.approx(1.0)
