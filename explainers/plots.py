@@ -24,6 +24,11 @@ class Unit:
     score: float
 
 
+def _plain(text: str) -> str:
+    """Text for a plotly label: plotly reads tags such as <b> or <a href> in labels, so escape them."""
+    return html.escape(text, quote=False)
+
+
 def units(exp: Explanation, view: str = "words") -> list[Unit]:
     """Words, or non-special tokens (pieces with the same span, e.g. bytes of one emoji, merged)."""
     if view == "words":
@@ -55,7 +60,7 @@ def probabilities(prediction: Prediction, target: str | None = None, title: str 
     labels = list(prediction.scores)
     scores = [prediction.scores[label] for label in labels]
     colours = [TARGET_COLOUR if label == (target or prediction.label) else OTHER_COLOUR for label in labels]
-    fig = go.Figure(go.Bar(x=scores, y=labels, orientation="h", marker_color=colours,
+    fig = go.Figure(go.Bar(x=scores, y=[_plain(label) for label in labels], orientation="h", marker_color=colours,
                            text=[f"{s:.3f}" for s in scores], textposition="auto",
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     fig.update_layout(title=title, xaxis=dict(range=[0, 1], title="probability"),
@@ -69,7 +74,7 @@ def top_units(items: list[Unit], k: int = 15, signed: bool = True) -> go.Figure:
     order = sorted(items, key=lambda u: -abs(u.score))[:k]
     limit = scale_of([u.score for u in order]) or 1.0
     fig = go.Figure(go.Bar(
-        x=[u.score for u in order], y=[f"{u.text} ({u.start})" for u in order], orientation="h",
+        x=[u.score for u in order], y=[_plain(f"{u.text} ({u.start})") for u in order], orientation="h",
         marker=dict(color=[u.score for u in order], colorscale=DIVERGING, cmin=-limit if signed else -limit,
                     cmax=limit), hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
     fig.update_layout(title=f"Top {len(order)} by |attribution|", yaxis=dict(autorange="reversed", type="category"),
@@ -85,7 +90,7 @@ SEQUENTIAL = "Viridis"  # perceptually uniform, colour-blind-safe
 
 def token_labels(tokens, positions) -> list[str]:
     """Unique, escaped axis labels ("film·7"): plotly merges equal categories and reads tags in text."""
-    return [html.escape(f"{tokens[i]}·{i}", quote=False) for i in positions]
+    return [_plain(f"{tokens[i]}·{i}") for i in positions]
 
 
 def _heatmap(z, x, y, title: str, diverging: bool, value: str, height: int) -> go.Figure:
@@ -105,7 +110,7 @@ def attention_by_layer(rows: np.ndarray, tokens, keep, reader: str, title: str |
     y = [f"layer {i + 1}" for i in range(rows.shape[0])]
     fig = _heatmap(rows[:, keep], token_labels(tokens, keep), y, f"From {reader}, layer by layer" if title is None else title,
                    diverging, value, 120 + 26 * rows.shape[0])
-    fig.update_traces(hovertemplate=f"%{{y}}: {html.escape(reader, quote=False)} → %{{x}}"
+    fig.update_traces(hovertemplate=f"%{{y}}: {_plain(reader)} → %{{x}}"
                                     f"<br>{value} %{{z:.4g}}<extra></extra>")
     return fig
 
@@ -146,7 +151,7 @@ def head_relevance(matrix: np.ndarray, target: str) -> go.Figure:
     """Layers x heads: how much each head's attention moves the explained score (positive part)."""
     y = [f"layer {i + 1}" for i in range(matrix.shape[0])]
     x = [f"head {h + 1}" for h in range(matrix.shape[1])]
-    fig = _heatmap(matrix, x, y, f"Which heads move the score of {html.escape(target, quote=False)}", False,
+    fig = _heatmap(matrix, x, y, f"Which heads move the score of {_plain(target)}", False,
                    "relevance", 120 + 26 * matrix.shape[0])
     fig.update_traces(hovertemplate="%{y}, %{x}<br>relevance %{z:.4g}<extra></extra>")
     return fig
@@ -154,7 +159,7 @@ def head_relevance(matrix: np.ndarray, target: str) -> go.Figure:
 
 def paired_words(names, first, second, first_title: str, second_title: str, title: str) -> go.Figure:
     """Two scores per word, side by side (e.g. attention rollout and an attribution)."""
-    labels = [html.escape(n, quote=False) for n in names]
+    labels = [_plain(n) for n in names]
     fig = go.Figure([
         go.Bar(y=labels, x=first, name=first_title, orientation="h", marker_color=TARGET_COLOUR,
                hovertemplate="%{y}: %{x:.3f}<extra>" + html.escape(first_title) + "</extra>"),

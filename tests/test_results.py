@@ -77,3 +77,14 @@ def test_notebook_html_is_escaped(tiny):
     assert parsed.tags <= {"div", "b", "br", "span", "i"}
     assert set(parsed.attrs) <= {"style", "class", "title"}
     assert text in "".join(parsed.text)  # the hostile markup shows literally, as text
+
+
+def test_figures_escape_labels_that_plotly_would_read_as_tags():
+    from explainers import plots
+
+    pred = ex.Prediction(label="<a href='https://x.example'>x</a>", scores={"<a href='https://x.example'>x</a>": 0.7,
+                                                                         "<b>b</b>": 0.3})
+    bars = plots.probabilities(pred)
+    assert list(bars.data[0].y) == ["&lt;a href='https://x.example'&gt;x&lt;/a&gt;", "&lt;b&gt;b&lt;/b&gt;"]
+    top = plots.top_units([plots.Unit("<i>", 0, 3, 0.5)])
+    assert list(top.data[0].y) == ["&lt;i&gt; (0)"]
