@@ -156,8 +156,7 @@ def results(exp: ex.Explanation) -> None:
             headline += f" minus **{exp.extras['contrast']}**"
         st.markdown(headline)
         st.html(xhtml.legend(scale, exp.target, signed))
-        st.html(f'<div class="xtext" style="line-height:2.1;font-size:1.1em;border:1px solid #ddd;'
-                f'border-radius:6px;padding:.6em .8em">{xhtml.highlighted_text(exp.text, shown, scale)}</div>')
+        st.html(xhtml.text_panel(exp.text, shown, scale))
         if exp.truncated:
             st.warning("The text is longer than the model reads; only its first part was explained.")
     with right:

@@ -14,7 +14,7 @@ from .errors import ExplainerError
 from .results import Explanation, Prediction
 from .scoring import (Scorer, baseline_ids, check_text, classification_scorer, contrast, encode, plain_scores,
                       squash)
-from .words import fold, split_words, token_words
+from .words import fold, seen_until, split_words, token_words
 
 MAX_BATCH_TEXTS = 10_000
 
@@ -154,11 +154,6 @@ def _candidate_index(cand: zs.Candidates):
                                                "the candidate labels are: " + ", ".join(cand.labels))
 
 
-def _seen_until(offsets: np.ndarray, special: np.ndarray, truncated: bool) -> int | None:
-    """The last character the model read, when the text was truncated (words after it are not reported)."""
-    return int(offsets[~special, 1].max()) if truncated else None
-
-
 def _words_of_token(text: str, offsets: np.ndarray, special: np.ndarray, limit: int | None,
                     n_slots: int) -> np.ndarray:
     """Occlusion's features: slot -> word index, -1 for what is never removed."""
@@ -210,7 +205,7 @@ def _explain_classification(clf, text, m, opts, target, versus, progress) -> Exp
 
     baseline = opts.get("baseline")
     scorer = classification_scorer(clf, enc, t, baseline or "pad", output, v)
-    limit = _seen_until(enc.offsets, enc.special, enc.truncated)
+    limit = seen_until(enc.offsets, enc.special, enc.truncated)
     result = _run(m, scorer, opts, text, enc.offsets, enc.special, limit, progress)
     return Explanation(
         text=text, tokens=enc.tokens, token_offsets=enc.offsets, special_tokens=enc.special,
@@ -279,7 +274,7 @@ def _pairs_explanation(clf, text, pairs: zs.Pairs, logits: torch.Tensor, score, 
     p = where.premise_tokens
     offsets, special = pairs.offsets[longest, :p], pairs.special[longest, :p]
     truncated = pairs.truncated
-    limit = _seen_until(offsets, special, truncated)
+    limit = seen_until(offsets, special, truncated)
     result = _run(m, scorer, opts, text, offsets, special, limit, progress)
     scores = result.token_scores
     hypotheses = []
@@ -334,7 +329,7 @@ def _explain_similarity(clf, text, m, opts, cand: zs.Candidates, target, versus,
         emb = clf.model.get_input_embeddings()
         scorer = Scorer(forward=forward, inputs=(emb(enc.input_ids),), baselines=(emb(base_ids),),
                         owners=clf.family.owners(enc.n_tokens), baseline_ids=base_ids)
-    limit = _seen_until(enc.offsets, enc.special, enc.truncated)
+    limit = seen_until(enc.offsets, enc.special, enc.truncated)
     result = _run(m, scorer, opts, text, enc.offsets, enc.special, limit, progress)
 
     def f(c: torch.Tensor) -> float:

@@ -34,6 +34,12 @@ def highlighted_text(text: str, words, scale: float | None = None) -> str:
     return "".join(parts).replace("\n", "<br>")
 
 
+def text_panel(text: str, words, scale: float) -> str:
+    """The highlighted text in the bordered box the app pages show it in."""
+    return (f'<div class="xtext" style="line-height:2.1;font-size:1.1em;border:1px solid #ddd;border-radius:6px;'
+            f'padding:.6em .8em">{highlighted_text(text, words, scale)}</div>')
+
+
 def explanation_html(exp) -> str:
     """A compact notebook view: target, score, delta and the highlighted text."""
     head = (f"<b>{html.escape(exp.target)}</b> {exp.score:.4f} · {html.escape(exp.method)}")

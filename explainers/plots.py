@@ -162,9 +162,9 @@ def paired_words(names, first, second, first_title: str, second_title: str, titl
     labels = [_plain(n) for n in names]
     fig = go.Figure([
         go.Bar(y=labels, x=first, name=first_title, orientation="h", marker_color=TARGET_COLOUR,
-               hovertemplate="%{y}: %{x:.3f}<extra>" + html.escape(first_title) + "</extra>"),
+               hovertemplate="%{y}: %{x:.3f}<extra>" + _plain(first_title) + "</extra>"),
         go.Bar(y=labels, x=second, name=second_title, orientation="h", marker_color="#f4a582",
-               hovertemplate="%{y}: %{x:.3f}<extra>" + html.escape(second_title) + "</extra>")])
+               hovertemplate="%{y}: %{x:.3f}<extra>" + _plain(second_title) + "</extra>")])
     fig.update_layout(title=title, barmode="group", yaxis=dict(autorange="reversed", type="category"),
                       height=max(200, 34 * len(labels) + 110), margin=dict(l=10, r=10, t=40, b=30),
                       xaxis_title="share of the total", legend=dict(orientation="h", y=-0.15))

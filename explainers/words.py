@@ -58,6 +58,11 @@ def token_words(spans: list[tuple[int, int]], offsets: np.ndarray, special: np.n
     return owners
 
 
+def seen_until(offsets: np.ndarray, special: np.ndarray, truncated: bool) -> int | None:
+    """The last character the model read, when the text was truncated (words after it are not reported)."""
+    return int(offsets[~special, 1].max()) if truncated else None
+
+
 def fold(text: str, token_scores: np.ndarray, offsets: np.ndarray, special: np.ndarray,
          aggregation: str = "sum", limit: int | None = None) -> tuple[Word, ...]:
     """Word scores from token scores. ``limit`` is the last character the model

@@ -9,7 +9,7 @@ import explainers as ex
 from explainers.attention import COMBINATIONS, combine_heads, difference, from_reader, rollout, shown_tokens
 from explainers import html as xhtml
 from explainers import plots
-from explainers.words import fold
+from explainers.words import fold, seen_until
 from studio import models, sidebar, state
 
 STREAMS = {"encoder": "encoder self-attention", "decoder": "decoder self-attention",
@@ -45,7 +45,7 @@ def keep_valid(key: str, valid, fallback) -> None:
         st.session_state[key] = fallback
 
 
-def controls(clf: ex.Classifier, maps: ex.AttentionMaps):
+def controls(maps: ex.AttentionMaps):
     c1, c2, c3, c4 = st.columns(4)
     combos = list(COMBINATIONS) if maps.target is not None else ["mean", "max"]
     keep_valid("w.attn.combine", combos, "mean")
@@ -102,9 +102,9 @@ def one_layer(maps: ex.AttentionMaps, stream: str, how: str, top_k: int, hide_sp
     st.plotly_chart(plots.attention_matrix(matrix, s.query_tokens, s.key_tokens, q_keep, keep, title,
                                            value="relevance" if how == "gradient" and head == "combined"
                                            else "attention"), width="stretch")
-    st.caption("Rows attend to columns" + (f"; the row of {reader_name(maps, stream)} is always shown. "
-                                           if s.reads is not None else ". ") + shown_caption(keep, len(s.key_tokens), s.key_special, hide_special,
-                                                          "attention received"))
+    kept_row = f"; the row of {reader_name(maps, stream)} is always shown. " if s.reads is not None else ". "
+    st.caption("Rows attend to columns" + kept_row
+               + shown_caption(keep, len(s.key_tokens), s.key_special, hide_special, "attention received"))
     with st.expander(f"All {s.heads} heads of layer {layer + 1}"):
         grid_k = min(top_k, GRID_TOKENS)
         g_keep = shown_tokens(s.weights[layer].sum(axis=(0, 1)), s.key_special, grid_k, hide_special)
@@ -126,23 +126,21 @@ def rollout_vs_attribution(maps: ex.AttentionMaps, how: str, exp: ex.Explanation
     s = maps.encoder
     flow = from_reader(rollout(combine_heads(s, how)), s.reads)[-1]
     words = fold(maps.text, flow, maps.token_offsets, maps.special_tokens, "sum",
-                 int(maps.token_offsets[~maps.special_tokens, 1].max()) if maps.truncated else None)
+                 seen_until(maps.token_offsets, maps.special_tokens, maps.truncated))
     left, right = st.columns(2)
     with left:
         st.markdown(f"**Rollout** ({'gradient-weighted' if how == 'gradient' else how} heads), "
                     f"from {reader_name(maps, 'encoder')} after the last layer")
         scale = plots.scale_of([w.score for w in words])
         st.html(xhtml.legend(scale, reader_name(maps, "encoder"), signed=False))
-        st.html(f'<div class="xtext" style="line-height:2.1;border:1px solid #ddd;border-radius:6px;'
-                f'padding:.5em .7em">{xhtml.highlighted_text(maps.text, words, scale)}</div>')
+        st.html(xhtml.text_panel(maps.text, words, scale))
     if exp is None:
         return
     with right:
         st.markdown(f"**{ex.METHODS[exp.method].title}** for **{exp.target}** (the Explain page's settings)")
         scale = plots.scale_of([w.score for w in exp.words])
         st.html(xhtml.legend(scale, exp.target, bool(exp.extras.get("signed", True))))
-        st.html(f'<div class="xtext" style="line-height:2.1;border:1px solid #ddd;border-radius:6px;'
-                f'padding:.5em .7em">{xhtml.highlighted_text(exp.text, exp.words, scale)}</div>')
+        st.html(xhtml.text_panel(exp.text, exp.words, scale))
     if len(words) != len(exp.words):
         return
     table = pd.DataFrame({"word": [f"{w.text} ({w.start})" for w in words],  # repeated words kept apart
@@ -157,7 +155,7 @@ def rollout_vs_attribution(maps: ex.AttentionMaps, how: str, exp: ex.Explanation
                "they often disagree.")
 
 
-def base_comparison(clf: ex.Classifier, req: state.Request, maps: ex.AttentionMaps, stream: str, how: str,
+def base_comparison(req: state.Request, maps: ex.AttentionMaps, stream: str, how: str,
                     layer: int, top_k: int, hide_special: bool) -> None:
     st.subheader("Fine-tuned vs base: what changed")
     options = [c for c in models.choices() if c != req.checkpoint]
@@ -220,7 +218,7 @@ def main() -> None:
         return
     if maps.truncated:
         st.warning("The text is longer than the model reads; only its first part is shown.")
-    how, stream, top_k, hide_special = controls(clf, maps)
+    how, stream, top_k, hide_special = controls(maps)
     by_layer(maps, stream, how, top_k, hide_special)
     layer = one_layer(maps, stream, how, top_k, hide_special)
     if stream != "encoder":
@@ -230,7 +228,7 @@ def main() -> None:
         st.caption("Rollout follows the encoder's self-attention to its final EOS; the decoder's self- and "
                    "cross-attention are in the views above.")
     rollout_vs_attribution(maps, how, models.safely(st.empty(), models.explain_request, req))
-    base_comparison(clf, req, maps, stream, how, layer, top_k, hide_special)
+    base_comparison(req, maps, stream, how, layer, top_k, hide_special)
 
 
 main()

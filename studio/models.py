@@ -96,7 +96,7 @@ def explain_request(req, progress=None) -> ex.Explanation:
 def attention(checkpoint: str, revision: str, label_names: str, text: str, target: str) -> ex.AttentionMaps:
     """Attention maps (with the gradient-weighted combination for ``target``, '' = predicted), cached."""
     clf = load(checkpoint, revision, label_names)
-    return ex.attention(clf, text, target=(target or None) if clf.task != "embedding" else None)
+    return ex.attention(clf, text, target=target or None)
 
 
 def safely(slot, compute, *args, **kwargs):

@@ -373,7 +373,7 @@ def main(argv=None) -> int:
     if args.soup:
         soup = [trainable_state(model)]
         for folder in args.soup:
-            other = {k: v for k, v in trainable_state(load_artifact(Path(folder))).items()}
+            other = trainable_state(load_artifact(Path(folder)))
             model.load_state_dict(mean_state(soup + [other]), strict=False)
             acc = accuracy(model, dev_ids, dev_labels, pad_id)
             kept = acc >= chosen_acc
