@@ -5,16 +5,48 @@
     ex.predict(clf, ["a gripping film"])
     exp = ex.explain(clf, "a gripping film", method="integrated_gradients")
 
-This package never imports streamlit: pages, the CLI and notebooks share it.
+This package never imports streamlit: pages, the CLI and notebooks share it,
+and use only the names below (``__all__``); the modules behind them may change.
+``ex.plots`` (plotly figures) and ``ex.html`` (escaped HTML) are imported on
+first use.
 """
 __version__ = "0.1.0"
 
-from .api import explain, predict
-from .attention import attention
-from .attribution import METHODS
-from .checkpoints import FAMILIES, Classifier, load
-from .errors import ExplainerError
-from .results import AttentionMaps, Explanation, Prediction, Word
+import importlib
 
-__all__ = ["load", "predict", "explain", "attention", "AttentionMaps", "METHODS", "FAMILIES", "Classifier", "Explanation", "Prediction",
-           "Word", "ExplainerError", "__version__"]
+from .api import explain, predict
+from .attention import (
+    COMBINATIONS,
+    attention,
+    combine_heads,
+    difference,
+    from_reader,
+    rollout,
+    rollout_words,
+    shown_tokens,
+)
+from .attribution import METHODS, more_steps
+from .builtins import BUILTINS
+from .checkpoints import FAMILIES, Classifier, load, source_of
+from .errors import ExplainerError
+from .results import CONVERGENCE_WARNING, AttentionMaps, AttentionStream, Explanation, Prediction, Word
+from .tasks import TASKS, Task, task_for
+from .words import rank_correlation, shares
+from .zeroshot import default_template
+
+__all__ = [
+    "load", "source_of", "predict", "explain", "attention", "task_for",
+    "Classifier", "Task", "Explanation", "Prediction", "Word", "AttentionMaps", "AttentionStream", "ExplainerError",
+    "METHODS", "FAMILIES", "TASKS", "BUILTINS", "COMBINATIONS", "CONVERGENCE_WARNING",
+    "combine_heads", "from_reader", "rollout", "rollout_words", "difference", "shown_tokens",
+    "rank_correlation", "shares", "more_steps", "default_template",
+    "plots", "html", "__version__",
+]
+
+_LAZY = ("plots", "html")  # plotly is only imported by what draws figures
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

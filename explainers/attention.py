@@ -20,13 +20,17 @@ import weakref
 import numpy as np
 import torch
 
-from .checkpoints import Classifier, shift_right
+from .checkpoints import Classifier
 from .errors import ExplainerError
-from .results import AttentionMaps, AttentionStream
+from .results import AttentionMaps, AttentionStream, Word
 from .scoring import OUTPUTS, encode, squash
+from .words import fold, seen_until
 
 _TWINS: "weakref.WeakKeyDictionary[torch.nn.Module, torch.nn.Module]" = weakref.WeakKeyDictionary()
 _TWINS_LOCK = threading.Lock()
+
+SIDES = {"encoder": ("encoder", "encoder"), "decoder": ("decoder", "decoder"), "cross": ("decoder", "encoder")}
+"""Each attention stream's (query, key) sequences."""
 
 COMBINATIONS = {
     "mean": "mean over heads",
@@ -71,24 +75,17 @@ def attention(clf: Classifier, text: str, target: str | int | None = None,
     """
     if output not in OUTPUTS:
         raise ExplainerError(f"Unknown output {output!r}; use one of {', '.join(OUTPUTS)}.")
-    scored = clf.task != "embedding"
+    scored = bool(clf.labels)
     if target is not None and not scored:
         raise ExplainerError(f"{clf.checkpoint} has no labels of its own, so there is no score to weight "
                              "attention by; use the mean or max head combination.")
     enc = encode(clf, text)
+    fam = clf.family
     model = eager_twin(clf.model)
-    kwargs = {"input_ids": enc.input_ids, "attention_mask": enc.attention_mask, "output_attentions": True}
-    if enc.position_ids is not None:
-        kwargs["position_ids"] = enc.position_ids
-    if enc.token_type_ids is not None and clf.family.token_types:
-        kwargs["token_type_ids"] = enc.token_type_ids
-    if clf.family.encoder_decoder:
-        kwargs["use_cache"] = False
-    bart = clf.family.encoder_decoder
     with torch.set_grad_enabled(scored):
-        out = model(**kwargs)
-        raw = {"encoder": out.encoder_attentions, "decoder": out.decoder_attentions,
-               "cross": out.cross_attentions} if bart else {"encoder": out.attentions}
+        out = model(**fam.model_inputs(model, enc.input_ids, enc.attention_mask, enc.position_ids, enc.token_type_ids),
+                    output_attentions=True)
+        raw = fam.attentions(out)
         grads, label, score = {}, None, None
         if scored:
             probs = squash(out.logits.float(), clf.multi_label, output)[0]
@@ -102,25 +99,19 @@ def attention(clf: Classifier, text: str, target: str | int | None = None,
                 grads[name] = _stack(found[start:start + len(maps)])
                 start += len(maps)
 
-    tokens, special = enc.tokens, enc.special
-    if bart:
-        reads = int((enc.input_ids[0] == clf.model.config.eos_token_id).nonzero()[-1])  # the final EOS
-        dec_tokens = tuple(clf.tokenizer.convert_ids_to_tokens(shift_right(enc.input_ids, clf.model.config)[0].tolist()))
-        dec_special = np.concatenate([[True], special[:-1]])  # position 0: the decoder start token
-        sides = {"encoder": (tokens, special, tokens, special), "decoder": (dec_tokens, dec_special, dec_tokens,
-                 dec_special), "cross": (dec_tokens, dec_special, tokens, special)}
-    else:
-        reads = 0 if scored else None  # the CLS position; mean-pooled sentence encoders read every token
-        sides = {"encoder": (tokens, special, tokens, special)}
+    views = {name: (tuple(clf.tokenizer.convert_ids_to_tokens(ids[0].tolist())), special)
+             for name, (ids, special) in fam.sequences(clf.model, enc.input_ids, enc.special).items()}
+    reads = int(enc.reads[0]) if scored else None  # mean-pooled sentence encoders read every token
+    reader = fam.reader_name(enc.tokens, reads) if scored else "every token (mean-pooled)"
     streams = {}
     for name, maps in raw.items():
         weights = _stack(maps)
         rel, heads = _relevance(weights, grads[name]) if name in grads else (None, None)
-        q_tok, q_sp, k_tok, k_sp = sides[name]
+        (q_tok, q_sp), (k_tok, k_sp) = (views[side] for side in SIDES[name])
         streams[name] = AttentionStream(name=name, weights=weights, query_tokens=q_tok, key_tokens=k_tok,
-                                        query_special=q_sp, key_special=k_sp, reads=reads, relevance=rel,
-                                        head_relevance=heads)
-    return AttentionMaps(text=text, tokens=tokens, special_tokens=special, token_offsets=enc.offsets,
+                                        query_special=q_sp, key_special=k_sp, reads=reads, reader=reader,
+                                        relevance=rel, head_relevance=heads)
+    return AttentionMaps(text=text, tokens=enc.tokens, special_tokens=enc.special, token_offsets=enc.offsets,
                          streams=streams, truncated=enc.truncated, checkpoint=clf.checkpoint, target=label,
                          score=score)
 
@@ -165,6 +156,15 @@ def rollout(maps: np.ndarray) -> np.ndarray:
         total = step @ total
         out[layer] = total
     return out
+
+
+def rollout_words(maps: AttentionMaps, how: str = "mean") -> tuple[Word, ...]:
+    """Encoder rollout from the token the classifier reads (every token, for mean-pooled models),
+    after the last layer, folded onto the words of the text: comparable with word attributions."""
+    s = maps.encoder
+    flow = from_reader(rollout(combine_heads(s, how)), s.reads)[-1]
+    return fold(maps.text, flow, maps.token_offsets, maps.special_tokens, "sum",
+                seen_until(maps.token_offsets, maps.special_tokens, maps.truncated))
 
 
 def difference(a: AttentionMaps, b: AttentionMaps, how: str = "mean", stream: str = "encoder") -> np.ndarray:

@@ -43,7 +43,8 @@ class Option:
     def check(self, name: str, value):
         if self.choices is not None:
             if value not in self.choices:
-                raise ExplainerError(f"Option {name}={value!r} is not allowed; use one of {', '.join(map(str, self.choices))}.")
+                raise ExplainerError(f"Option {name}={value!r} is not allowed; "
+                                     f"use one of {', '.join(map(str, self.choices))}.")
             return value
         try:
             if isinstance(value, bool) or (self.kind is int and isinstance(value, float) and not value.is_integer()):
@@ -184,6 +185,13 @@ METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
     }, signed=True, has_baseline=True, needs_words=True, work=lambda opts, n: n + 2,
         help="Score drop when one word is replaced by the baseline token (Captum FeatureAblation)."),
 )})
+
+
+def more_steps(options: Mapping[str, Any]) -> int | None:
+    """The step count to try when integrated gradients has not converged: four times as many,
+    within the option's range; None when there is no step count or it is already at the cap."""
+    steps, cap = options.get("n_steps"), METHODS["integrated_gradients"].options["n_steps"].high
+    return None if steps is None or steps >= cap else int(min(4 * steps, cap))
 
 
 def method(name: str) -> Method:

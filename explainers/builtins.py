@@ -35,7 +35,8 @@ class Builtin:
 
 BUILTINS = {
     "sst2": Builtin("sst2", "MiniLM-L6 fine-tuned on SST-2 (sentiment: negative / positive)", trained=True),
-    "minilm-base": Builtin("minilm-base", "MiniLM-L6 before fine-tuning, untrained head (for comparisons)", trained=False),
+    "minilm-base": Builtin("minilm-base", "MiniLM-L6 before fine-tuning, untrained head (for comparisons)",
+                           trained=False),
     "zeroshot": Builtin("zeroshot", "MiniLM-L6 sentence embeddings: zero-shot labels by cosine similarity",
                         trained=False, task="embedding"),
 }

@@ -33,13 +33,17 @@ _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
 
 @dataclass(frozen=True)
 class Family:
-    """How one model family turns word embeddings into logits.
+    """One model family's quirks, as data and a few small functions; nothing else in the
+    library tests which family it has in hand.
 
     positions: "absolute" (0..T-1, the model's default) or "from_ids"
     (RoBERTa-style: padding_idx + 1 + running count of non-pad ids), passed
     explicitly so that a baseline of pad ids keeps the input's positions.
-    reads: the token the classification head reads ("first" = CLS, "eos" =
-    the final EOS of BART's decoder).
+    reads: the position whose output the classification head reads: "first"
+    (CLS), "eos" (the final EOS, BART's decoder) or "last" (the last non-pad
+    token, as decoder-only classifiers do).
+    encoder_decoder: the text goes to an encoder and, shifted right after the
+    decoder start token, to a decoder (BART).
     """
 
     name: str
@@ -51,12 +55,49 @@ class Family:
     token_types: bool = False
 
     # -- ids -> model inputs --------------------------------------------------
+    def padding_idx(self, model) -> int:
+        """The id the embeddings treat as padding (MPNet fixes it at 1 whatever the config says)."""
+        pad = getattr(getattr(model.base_model, "embeddings", None), "padding_idx", None)
+        return model.config.pad_token_id if pad is None else int(pad)
+
     def position_ids(self, model, input_ids: torch.Tensor) -> torch.Tensor | None:
         if self.positions != "from_ids":
             return None
-        pad = model.config.pad_token_id
+        pad = self.padding_idx(model)
         mask = input_ids.ne(pad).int()
         return (torch.cumsum(mask, dim=1).type_as(mask) * mask).long() + pad
+
+    def model_inputs(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
+                     position_ids: torch.Tensor | None = None,
+                     token_type_ids: torch.Tensor | None = None) -> dict[str, Any]:
+        """The keyword arguments of the model's own forward pass, as a user would call it."""
+        kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self.positions == "from_ids":
+            kwargs["position_ids"] = position_ids if position_ids is not None else self.position_ids(model, input_ids)
+        if token_type_ids is not None and self.token_types:
+            kwargs["token_type_ids"] = token_type_ids
+        if self.encoder_decoder:
+            kwargs["use_cache"] = False
+        return kwargs
+
+    def reads_at(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """[B]: the position each row's classification head reads."""
+        if self.reads == "first":
+            return torch.zeros(input_ids.shape[0], dtype=torch.long, device=input_ids.device)
+        if self.reads == "last":
+            wanted = attention_mask.bool()
+        else:  # "eos"
+            wanted = (input_ids == model.config.eos_token_id) & attention_mask.bool()
+            if not wanted.any(dim=1).all():
+                raise ExplainerError("The encoded text has no end-of-sequence token for the classifier to read.")
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        return torch.where(wanted, positions, -1).max(dim=1).values
+
+    def reader_name(self, tokens: Sequence[str], position: int) -> str:
+        """The position the classification head reads, in words."""
+        if self.reads == "first":
+            return tokens[position]
+        return f"the {'final EOS' if self.reads == 'eos' else 'last token'} (position {position})"
 
     def embedding_modules(self, model) -> tuple[torch.nn.Module, ...]:
         """The word-embedding lookups the forward pass really calls, in order."""
@@ -82,24 +123,39 @@ class Family:
             return (own, np.concatenate([[n_tokens - 1 if final is None else final], own[:-1]]))
         return (own,)
 
+    def sequences(self, model, input_ids: torch.Tensor, special: np.ndarray) -> dict[str, tuple]:
+        """Each stack's view of one text [1, T]: {"encoder": (ids, special)}, plus BART's
+        "decoder" (the ids shifted right; position 0, the decoder start token, is special)."""
+        views = {"encoder": (input_ids, special)}
+        if self.encoder_decoder:
+            views["decoder"] = (self.embedding_ids(model, input_ids)[1], np.concatenate([[True], special[:-1]]))
+        return views
+
+    def attentions(self, outputs) -> dict[str, tuple]:
+        """A forward pass's attention weights by stream: "encoder" (every family's self-attention),
+        and for BART "decoder" and "cross"."""
+        if self.encoder_decoder:
+            return {"encoder": outputs.encoder_attentions, "decoder": outputs.decoder_attentions,
+                    "cross": outputs.cross_attentions}
+        return {"encoder": outputs.attentions}
+
     def embed(self, model, input_ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
         return tuple(m(ids) for m, ids in zip(self.embedding_modules(model), self.embedding_ids(model, input_ids)))
 
     # -- forward passes -------------------------------------------------------
     def logits_from_embeddings(self, model, embeddings: Sequence[torch.Tensor], attention_mask: torch.Tensor,
                                position_ids: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
-                               eos_index: int | torch.Tensor | None = None) -> torch.Tensor:
+                               reads: torch.Tensor | None = None) -> torch.Tensor:
         """Logits [B, labels] from word embeddings; the attribution seam.
 
-        ``eos_index``: BART's final-EOS position, one for all rows or one per row.
+        ``reads`` [B]: the position each row's head reads (``reads_at``); the
+        encoder-decoder head is applied here, encoder-only models pool inside.
         """
         if self.encoder_decoder:
             out = model.model(inputs_embeds=embeddings[0], decoder_inputs_embeds=embeddings[1],
                               attention_mask=attention_mask, use_cache=False)
             hidden = out.last_hidden_state
-            if isinstance(eos_index, torch.Tensor):
-                return model.classification_head(hidden[torch.arange(hidden.shape[0]), eos_index])
-            return model.classification_head(hidden[:, eos_index, :])
+            return model.classification_head(hidden[torch.arange(hidden.shape[0]), reads])
         kwargs: dict[str, Any] = {"inputs_embeds": embeddings[0], "attention_mask": attention_mask}
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
@@ -108,16 +164,10 @@ class Family:
         return model(**kwargs).logits
 
     def plain_logits(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     position_ids: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
+                     position_ids: torch.Tensor | None = None,
+                     token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
         """The model's own forward pass from ids, as a user would call it."""
-        kwargs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if self.positions == "from_ids":
-            kwargs["position_ids"] = position_ids if position_ids is not None else self.position_ids(model, input_ids)
-        if token_type_ids is not None and self.token_types:
-            kwargs["token_type_ids"] = token_type_ids
-        if self.encoder_decoder:
-            kwargs["use_cache"] = False
-        return model(**kwargs).logits
+        return model(**self.model_inputs(model, input_ids, attention_mask, position_ids, token_type_ids)).logits
 
 
 def shift_right(input_ids: torch.Tensor, config) -> torch.Tensor:
@@ -181,10 +231,20 @@ class Classifier:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def label_listing(self) -> str:
+        """The labels by index, for error messages."""
+        return "this model's labels are: " + ", ".join(f"{i}={name}" for i, name in enumerate(self.labels))
+
     def label_index(self, target: str | int | None, default: int) -> int:
         """A label given by name or index -> its index; None -> ``default``."""
-        return label_index(self.labels, target, default, "this model's labels are: "
-                           + ", ".join(f"{i}={name}" for i, name in enumerate(self.labels)))
+        return label_index(self.labels, target, default, self.label_listing)
+
+    @property
+    def has_generic_labels(self) -> bool:
+        """The checkpoint names its labels LABEL_0, LABEL_1, ...: display names may be given at load."""
+        own = getattr(self.model.config, "id2label", None) or {}
+        return bool(self.labels) and bool(own) and all(_GENERIC_LABEL.match(str(name)) for name in own.values())
 
     def facts(self) -> dict:
         """What a page shows next to the picker."""
@@ -244,19 +304,23 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
     checkpoint = checkpoint.strip()
     if revision is not None and (not isinstance(revision, str) or not re.fullmatch(r"[\w./-]{1,128}", revision)):
         raise ExplainerError(f"Invalid revision {revision!r}: use a branch, tag or commit hash.")
-    builtin = checkpoint.startswith(BUILTIN_PREFIX)
+    where = source_of(checkpoint)
+    builtin = where == "builtin"
     task = "classification"
     if builtin:
         from .builtins import BUILTINS, materialize
 
         name = checkpoint[len(BUILTIN_PREFIX):]
-        source, where = str(materialize(name)), "builtin"
+        source = str(materialize(name))
         task = BUILTINS[name].task
-    elif os.path.isdir(checkpoint):
-        source, where = checkpoint, "local"
+    elif where == "local":
+        if not os.path.isdir(checkpoint):
+            raise ExplainerError(f"{checkpoint!r} is a file; give the folder that holds the checkpoint's "
+                                 "config.json, tokenizer and weights.")
+        source = checkpoint
     else:
         _check_hub_id(checkpoint)
-        source, where = checkpoint, "hub"
+        source = checkpoint
 
     from transformers import AutoConfig, AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
@@ -295,7 +359,7 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
 
     pos_limit = getattr(config, "max_position_embeddings", 512) or 512
     if family.positions == "from_ids":
-        pos_limit -= (config.pad_token_id or 0) + 1
+        pos_limit -= family.padding_idx(model) + 1
     max_length = int(min(pos_limit, tokenizer.model_max_length or pos_limit, 1024))
 
     return Classifier(
@@ -312,15 +376,25 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
     )
 
 
+def source_of(checkpoint: str) -> str:
+    """Where a checkpoint comes from: "builtin" (``builtin:<name>``), "local" (a path on this
+    machine) or "hub" (anything else, read as a hub id)."""
+    checkpoint = checkpoint.strip()
+    if checkpoint.startswith(BUILTIN_PREFIX):
+        return "builtin"
+    return "local" if os.path.exists(checkpoint) else "hub"
+
+
 def _rename(labels: tuple[str, ...], names: Sequence[str]) -> tuple[str, ...]:
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",")]
     names = tuple(str(n).strip() for n in names)
     if len(names) != len(labels):
-        raise ExplainerError(f"Got {len(names)} label names for a model with {len(labels)} labels ({', '.join(labels)}).")
+        raise ExplainerError(f"Got {len(names)} label names for a model with {len(labels)} labels "
+                             f"({', '.join(labels)}).")
     if any(not n for n in names) or len(set(names)) != len(names):
         raise ExplainerError("Label names must be non-empty and distinct.")
-    if not all(_GENERIC_LABEL.match(l) for l in labels):
+    if not all(_GENERIC_LABEL.match(label) for label in labels):
         raise ExplainerError(f"This model already names its labels ({', '.join(labels)}); "
                              "display names are for LABEL_0-style labels only.")
     return names

@@ -1,4 +1,4 @@
-"""Command line: python -m explainers explain --checkpoint C --text T [--method M] [--json]."""
+"""Command line: explainers explain --checkpoint C --text T [--method M] [--json] (or python -m explainers)."""
 from __future__ import annotations
 
 import argparse
@@ -22,10 +22,11 @@ def _option(text: str) -> tuple[str, object]:
 def parser() -> argparse.ArgumentParser:
     from .attribution import METHODS
 
-    p = argparse.ArgumentParser(prog="python -m explainers", description="Explain a text classifier's decision.")
+    p = argparse.ArgumentParser(prog="explainers", description="Explain a text classifier's decision.")
     sub = p.add_subparsers(dest="command", required=True)
     e = sub.add_parser("explain", help="predict and explain one text")
-    e.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help=f"hub id, local folder or builtin:<name> (default {DEFAULT_CHECKPOINT})")
+    e.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+                   help=f"hub id, local folder or builtin:<name> (default {DEFAULT_CHECKPOINT})")
     e.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     e.add_argument("--text", required=True, help="the text to explain ('-' reads standard input)")
     e.add_argument("--method", default="integrated_gradients", choices=list(METHODS))
@@ -33,8 +34,11 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
                    help="method option, e.g. n_steps=100 or baseline=mask (repeatable)")
     e.add_argument("--contrast", default=None, help="explain target's score minus this label's (why A rather than B)")
-    e.add_argument("--labels", default=None, help="zero-shot candidate labels, comma-separated (NLI or builtin:zeroshot)")
-    e.add_argument("--template", default=None, help="zero-shot hypothesis template with one {} (default 'This example is {}.')")
+    e.add_argument("--labels", default=None,
+                   help="zero-shot candidate labels, comma-separated (NLI or builtin:zeroshot)")
+    e.add_argument("--template", default=None,
+                   help="zero-shot hypothesis template with one {} (default: the model's, 'This example is {}.' "
+                        "for NLI models)")
     e.add_argument("--multi-label", action="store_true", help="zero-shot: score each label on its own")
     e.add_argument("--hypothesis", default=None, help="NLI checkpoints: explain the pair (text, hypothesis)")
     e.add_argument("--label-names", default=None, help="comma-separated display names for LABEL_0-style labels")

@@ -69,14 +69,19 @@ def probabilities(prediction: Prediction, target: str | None = None, title: str 
     return fig
 
 
-def top_units(items: list[Unit], k: int = 15, signed: bool = True) -> go.Figure:
-    """The k units with the largest |score|, as a diverging bar chart."""
-    order = sorted(items, key=lambda u: -abs(u.score))[:k]
+def strongest(items: list[Unit], k: int | None = None) -> list[Unit]:
+    """The k units with the largest |score|, strongest first (ties keep text order)."""
+    return sorted(items, key=lambda u: -abs(u.score))[:k]
+
+
+def top_units(items: list[Unit], k: int = 15) -> go.Figure:
+    """The k units with the largest |score|, as a diverging bar chart (magnitudes, never negative,
+    take its upper, white-to-blue half)."""
+    order = strongest(items, k)
     limit = scale_of([u.score for u in order]) or 1.0
     fig = go.Figure(go.Bar(
         x=[u.score for u in order], y=[_plain(f"{u.text} ({u.start})") for u in order], orientation="h",
-        marker=dict(color=[u.score for u in order], colorscale=DIVERGING, cmin=-limit if signed else -limit,
-                    cmax=limit), hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
+        marker=dict(color=[u.score for u in order], colorscale=DIVERGING, cmin=-limit, cmax=limit), hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
     fig.update_layout(title=f"Top {len(order)} by |attribution|", yaxis=dict(autorange="reversed", type="category"),
                       height=max(160, 24 * len(order) + 90), margin=dict(l=10, r=10, t=40, b=30),
                       xaxis_title="attribution")
@@ -108,8 +113,8 @@ def attention_by_layer(rows: np.ndarray, tokens, keep, reader: str, title: str |
     """Layers x tokens: what the classifier's token (``reader``) attends to after each layer."""
     keep = list(keep)
     y = [f"layer {i + 1}" for i in range(rows.shape[0])]
-    fig = _heatmap(rows[:, keep], token_labels(tokens, keep), y, f"From {reader}, layer by layer" if title is None else title,
-                   diverging, value, 120 + 26 * rows.shape[0])
+    title = f"From {reader}, layer by layer" if title is None else title
+    fig = _heatmap(rows[:, keep], token_labels(tokens, keep), y, title, diverging, value, 120 + 26 * rows.shape[0])
     fig.update_traces(hovertemplate=f"%{{y}}: {_plain(reader)} → %{{x}}"
                                     f"<br>{value} %{{z:.4g}}<extra></extra>")
     return fig
@@ -157,8 +162,13 @@ def head_relevance(matrix: np.ndarray, target: str) -> go.Figure:
     return fig
 
 
-def paired_words(names, first, second, first_title: str, second_title: str, title: str) -> go.Figure:
-    """Two scores per word, side by side (e.g. attention rollout and an attribution)."""
+def paired_words(names, first, second, first_title: str, second_title: str, title: str,
+                 top: int | None = None) -> go.Figure:
+    """Two scores per word, side by side (e.g. attention rollout and an attribution); with ``top``,
+    only the words with the largest sum of both."""
+    if top is not None:
+        keep = np.argsort(-(np.asarray(first, dtype=float) + np.asarray(second, dtype=float)), kind="stable")[:top]
+        names, first, second = [names[i] for i in keep], [first[i] for i in keep], [second[i] for i in keep]
     labels = [_plain(n) for n in names]
     fig = go.Figure([
         go.Bar(y=labels, x=first, name=first_title, orientation="h", marker_color=TARGET_COLOUR,

@@ -14,6 +14,7 @@ import numpy as np
 from .errors import ExplainerError
 
 SCHEMA_VERSION = 1
+CONVERGENCE_WARNING = 0.05  # a convergence error above this share of |F(x) - F(x')| calls for more steps
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,25 @@ class Explanation:
     truncated: bool = False  # True when the text was longer than the model's input
     extras: Mapping[str, Any] = field(default_factory=dict)  # room for later fields
     schema_version: int = SCHEMA_VERSION
+
+    @property
+    def gap(self) -> float | None:
+        """F(x) - F(x'): what a complete method's token scores add up to."""
+        return None if self.baseline_score is None else self.score - self.baseline_score
+
+    def share_of_gap(self, value: float) -> float:
+        """|value| as a share of |F(x) - F(x')|."""
+        return abs(value) / max(abs(self.gap), 1e-12)
+
+    @property
+    def convergence_error(self) -> float | None:
+        """|delta| as a share of |F(x) - F(x')|, where the method has both."""
+        return None if self.delta is None or self.gap is None else self.share_of_gap(self.delta)
+
+    @property
+    def converged(self) -> bool:
+        """False when the convergence error is above CONVERGENCE_WARNING: trust the scores less."""
+        return self.convergence_error is None or self.convergence_error <= CONVERGENCE_WARNING
 
     def to_dict(self) -> dict:
         out = {}
@@ -171,6 +191,7 @@ class AttentionStream:
     query_special: np.ndarray  # [queries] bool
     key_special: np.ndarray  # [keys] bool
     reads: int | None
+    reader: str = ""  # the position the head reads, in words ("[CLS]", "the final EOS (position 9)")
     relevance: np.ndarray | None = None
     head_relevance: np.ndarray | None = None
 

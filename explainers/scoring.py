@@ -1,9 +1,10 @@
-"""Scorers: the one seam every attribution method sees.
+"""The seam every attribution method sees: encoded inputs and Scorers.
 
 A Scorer is a pure function from word embeddings to the numbers being
 explained, plus the input and baseline embeddings and a map from embedding
-positions back to the text's tokens. Sequence classification builds one here;
-zero-shot tasks build their own. No hooks, no state on the shared model.
+positions back to the explanation's token slots. Tasks (tasks.py) build them;
+the methods never learn which task or model family is underneath. No hooks,
+no state on the shared model.
 """
 from __future__ import annotations
 
@@ -15,10 +16,26 @@ import torch
 
 from .checkpoints import Classifier
 from .errors import ExplainerError
+from .words import seen_until
 
 MAX_CHARS = 200_000
 BASELINES = ("pad", "mask", "unk")
 OUTPUTS = ("probability", "logit")
+
+
+@dataclass(frozen=True)
+class TextTokens:
+    """The explanation's slots that are the text's own tokens, as the model read them."""
+
+    tokens: tuple[str, ...]
+    offsets: np.ndarray  # [T, 2] character spans into the text; (0, 0) for special tokens
+    special: np.ndarray  # [T] bool
+    truncated: bool  # the model read only the text's first part
+
+    @property
+    def limit(self) -> int | None:
+        """The last character the model read, when truncated (words after it are not reported)."""
+        return seen_until(self.offsets, self.special, self.truncated)
 
 
 @dataclass(frozen=True)
@@ -30,6 +47,7 @@ class Encoded:
     attention_mask: torch.Tensor  # [1, T]
     token_type_ids: torch.Tensor | None
     position_ids: torch.Tensor | None  # explicit for RoBERTa-style families
+    reads: torch.Tensor  # [1]: the position the classification head reads
     offsets: np.ndarray  # [T, 2]
     special: np.ndarray  # [T] bool
     tokens: tuple[str, ...]
@@ -38,6 +56,15 @@ class Encoded:
     @property
     def n_tokens(self) -> int:
         return int(self.input_ids.shape[1])
+
+    @property
+    def replaceable(self) -> np.ndarray:
+        """[1, T]: the positions a baseline replaces (every token but the special ones)."""
+        return ~self.special[None]
+
+    @property
+    def text_tokens(self) -> TextTokens:
+        return TextTokens(self.tokens, self.offsets, self.special, self.truncated)
 
 
 @dataclass(frozen=True)
@@ -81,13 +108,15 @@ def encode(clf: Classifier, text: str) -> Encoded:
     last_end = int(offsets[~special, 1].max())
     device = clf.device
     input_ids = enc["input_ids"].to(device)
+    mask = enc["attention_mask"].to(device)
     tti = enc.get("token_type_ids")
     return Encoded(
         text=text,
         input_ids=input_ids,
-        attention_mask=enc["attention_mask"].to(device),
+        attention_mask=mask,
         token_type_ids=tti.to(device) if tti is not None else None,
         position_ids=clf.family.position_ids(clf.model, input_ids),
+        reads=clf.family.reads_at(clf.model, input_ids, mask),
         offsets=offsets,
         special=special,
         tokens=tuple(clf.tokenizer.convert_ids_to_tokens(enc["input_ids"][0].tolist())),
@@ -105,11 +134,12 @@ def baseline_token_id(clf: Classifier, baseline: str) -> int:
     return token_id
 
 
-def baseline_ids(clf: Classifier, enc: Encoded, baseline: str) -> torch.Tensor:
-    """The input ids with every non-special token replaced by the baseline token."""
+def baseline_ids(clf: Classifier, x, baseline: str) -> torch.Tensor:
+    """An encoded input's ids (``Encoded`` or ``Pairs``) with every replaceable token (text and
+    hypotheses; special tokens and padding stay) replaced by the baseline token."""
     token_id = baseline_token_id(clf, baseline)
-    keep = torch.as_tensor(enc.special, device=enc.input_ids.device).unsqueeze(0)
-    return torch.where(keep, enc.input_ids, torch.full_like(enc.input_ids, token_id))
+    replace = torch.as_tensor(x.replaceable, device=x.input_ids.device)
+    return torch.where(replace, torch.full_like(x.input_ids, token_id), x.input_ids)
 
 
 def squash(logits: torch.Tensor, multi_label: bool, output: str) -> torch.Tensor:
@@ -119,46 +149,6 @@ def squash(logits: torch.Tensor, multi_label: bool, output: str) -> torch.Tensor
     return torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
 
 
-def plain_scores(clf: Classifier, enc: Encoded, ids: torch.Tensor | None = None, output: str = "probability") -> torch.Tensor:
-    """Scores [labels] from the model's own forward pass on ``ids`` (default: the text).
-
-    Position ids always come from the text, so a baseline keeps its positions.
-    """
-    with torch.no_grad():
-        logits = clf.family.plain_logits(clf.model, enc.input_ids if ids is None else ids, enc.attention_mask,
-                                         position_ids=enc.position_ids, token_type_ids=enc.token_type_ids)
-    return squash(logits.float(), clf.multi_label, output)[0]
-
-
 def contrast(scores: torch.Tensor, target: int, versus: int | None) -> torch.Tensor:
     """[B, labels] -> [B]: the target's score, minus the contrast label's when there is one."""
     return scores[:, target] if versus is None else scores[:, target] - scores[:, versus]
-
-
-def classification_scorer(clf: Classifier, enc: Encoded, target: int, baseline: str, output: str,
-                          versus: int | None = None) -> Scorer:
-    """The scorer for a fine-tuned classifier: F = p(target | text) (or its logit), minus p(versus)."""
-    fam, model = clf.family, clf.model
-    base_ids = baseline_ids(clf, enc, baseline)
-    with torch.no_grad():
-        inputs = tuple(e.detach() for e in fam.embed(model, enc.input_ids))
-        baselines = tuple(e.detach() for e in fam.embed(model, base_ids))
-    eos_index = None
-    if fam.reads == "eos":
-        eos = (enc.input_ids[0] == model.config.eos_token_id).nonzero()
-        if len(eos) == 0:
-            raise ExplainerError("The encoded text has no end-of-sequence token for the classifier to read.")
-        eos_index = int(eos[-1])
-
-    def expand(t: torch.Tensor | None, batch: int) -> torch.Tensor | None:
-        return None if t is None else t.expand(batch, -1)
-
-    def forward(*embeddings: torch.Tensor) -> torch.Tensor:
-        batch = embeddings[0].shape[0]
-        logits = fam.logits_from_embeddings(
-            model, embeddings, expand(enc.attention_mask, batch), position_ids=expand(enc.position_ids, batch),
-            token_type_ids=expand(enc.token_type_ids, batch), eos_index=eos_index)
-        return contrast(squash(logits, clf.multi_label, output), target, versus)
-
-    return Scorer(forward=forward, inputs=inputs, baselines=baselines,
-                  owners=fam.owners(enc.n_tokens), baseline_ids=base_ids)

@@ -9,8 +9,10 @@ one word, so no attribution is dropped.
 from __future__ import annotations
 
 import re
+from typing import Sequence
 
 import numpy as np
+from scipy import stats
 
 from .errors import ExplainerError
 from .results import Word
@@ -33,7 +35,8 @@ def split_words(text: str) -> list[tuple[int, int]]:
     return [m.span() for m in _WORD_RE.finditer(text)]
 
 
-def token_words(spans: list[tuple[int, int]], offsets: np.ndarray, special: np.ndarray) -> list[list[tuple[int, float]]]:
+def token_words(spans: list[tuple[int, int]], offsets: np.ndarray,
+                special: np.ndarray) -> list[list[tuple[int, float]]]:
     """For each token, the words it belongs to with the share of its score.
 
     A token overlapping several words (e.g. "!!" over two symbols) is shared in
@@ -91,3 +94,21 @@ def fold(text: str, token_scores: np.ndarray, offsets: np.ndarray, special: np.n
             score = float(vals[int(np.argmax(np.abs(vals)))])
         words.append(Word(text[s:e], s, e, score, tuple(toks)))
     return tuple(words)
+
+
+def shares(words: Sequence[Word]) -> np.ndarray:
+    """Each word's |score| as a share of the total (all zeros stay zeros)."""
+    values = np.abs(np.array([w.score for w in words], dtype=float))
+    total = values.sum()
+    return values / total if total > 0 else values
+
+
+def rank_correlation(a: Sequence[Word], b: Sequence[Word]) -> float:
+    """Spearman's rank correlation of two scorings' |score| over the same words (nan when either is
+    constant): do two views agree on which words matter most?"""
+    if [(w.start, w.end) for w in a] != [(w.start, w.end) for w in b]:
+        raise ExplainerError("Rank correlation needs two scorings of the same words of the same text.")
+    x, y = shares(a), shares(b)
+    if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
+        return float("nan")
+    return float(stats.spearmanr(x, y).statistic)

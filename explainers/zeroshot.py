@@ -7,7 +7,7 @@ name starts with "entail", contradiction is index 0 (the last one when
 entailment is 0). Single-label scores are a softmax over every label's
 entailment logit, so the explained score depends on every pair: all pairs
 form one input and are attributed at once. Multi-label scores are a softmax
-over [contradiction, entailment] of one pair.
+over [contradiction, entailment] of one pair, i.e. a sigmoid of their difference.
 
 The built-in ``builtin:zeroshot`` scores labels by the cosine similarity of
 mean-pooled MiniLM sentence embeddings of the text and of each hypothesis.
@@ -21,7 +21,7 @@ import torch
 
 from .checkpoints import Classifier
 from .errors import ExplainerError
-from .scoring import Scorer, baseline_token_id, check_text
+from .scoring import TextTokens, check_text
 
 DEFAULT_TEMPLATE = "This example is {}."  # the pipeline's default, for NLI models
 DEFAULT_TEMPLATE_SIMILARITY = "A {} news story."  # builtin:zeroshot's default: best of 7 on AG News dev (bench/)
@@ -50,7 +50,8 @@ def candidates(labels, template: str = DEFAULT_TEMPLATE, multi_label: bool = Fal
     if isinstance(labels, str):
         labels = labels.split(",")
     if labels is None or not isinstance(labels, (list, tuple)):
-        raise ExplainerError("Give candidate labels: a list such as ['sports', 'politics'] or a comma-separated string.")
+        raise ExplainerError("Give candidate labels: a list such as ['sports', 'politics'] "
+                             "or a comma-separated string.")
     if not all(isinstance(label, str) for label in labels):
         raise ExplainerError("Candidate labels must be strings.")
     named = [label.strip() for label in labels if label.strip()]
@@ -111,15 +112,28 @@ class Pairs:
     offsets: np.ndarray  # [L, T, 2] into the premise (sequence 0) or the hypothesis (sequence 1)
     sequence: np.ndarray  # [L, T]: 0 premise, 1 hypothesis, -1 special, -2 padding
     special: np.ndarray  # [L, T]
-    eos_index: torch.Tensor | None  # [L] BART's final EOS per pair
+    reads: torch.Tensor  # [L]: the position each pair's classification head reads
     lengths: np.ndarray  # [L]
     premise_end: np.ndarray  # [L] first position after the premise region (leading specials + premise)
     tokens: tuple[tuple[str, ...], ...]
 
     @property
     def truncated(self) -> bool:
-        ends = [int(self.offsets[l, self.sequence[l] == 0, 1].max(initial=0)) for l in range(len(self.lengths))]
+        ends = [int(self.offsets[p, self.sequence[p] == 0, 1].max(initial=0)) for p in range(len(self.lengths))]
         return bool(self.premise[min(ends):].strip())
+
+    @property
+    def replaceable(self) -> np.ndarray:
+        """[L, T]: the positions a baseline replaces (premise and hypothesis tokens)."""
+        return self.sequence >= 0
+
+    @property
+    def text_tokens(self) -> TextTokens:
+        """The premise's tokens: the premise region of the longest pair (the others are its prefixes)."""
+        longest = int(np.argmax(self.premise_end))
+        width = int(self.premise_end[longest])
+        return TextTokens(self.tokens[longest][:width], self.offsets[longest, :width],
+                          self.special[longest, :width], self.truncated)
 
 
 def encode_pairs(clf: Classifier, premise: str, hypotheses: list[str]) -> Pairs:
@@ -133,28 +147,25 @@ def encode_pairs(clf: Classifier, premise: str, hypotheses: list[str]) -> Pairs:
                              "Use shorter labels or template.") from None
     n, t = enc["input_ids"].shape
     sequence = np.full((n, t), -2, dtype=np.int64)
-    for l in range(n):
-        ids = enc.sequence_ids(l)
-        sequence[l] = [-2 if not enc["attention_mask"][l, j] else (-1 if s is None else s) for j, s in enumerate(ids)]
+    for p in range(n):
+        sequence[p] = [-2 if not enc["attention_mask"][p, j] else (-1 if s is None else s)
+                       for j, s in enumerate(enc.sequence_ids(p))]
     if not (sequence == 0).any(axis=1).all():
         raise ExplainerError("The model's tokenizer finds nothing to read in this text. Type some words.")
     special = sequence < 0
     offsets = enc["offset_mapping"].numpy().astype(np.int64)
     offsets[special] = 0
     lengths = enc["attention_mask"].sum(1).numpy()
-    premise_end = np.array([int(np.nonzero(sequence[l] == 0)[0].max()) + 1 for l in range(n)])
+    premise_end = np.array([int(np.nonzero(sequence[p] == 0)[0].max()) + 1 for p in range(n)])
     device = clf.device
     ids = enc["input_ids"].to(device)
     mask = enc["attention_mask"].to(device)
-    eos = None
-    if clf.family.encoder_decoder:
-        is_eos = (ids == clf.model.config.eos_token_id) & mask.bool()
-        eos = torch.tensor([int(row.nonzero()[-1]) for row in is_eos], device=device)
     tti = enc.get("token_type_ids")
     return Pairs(premise=premise, hypotheses=tuple(hypotheses), input_ids=ids, attention_mask=mask,
                  token_type_ids=tti.to(device) if tti is not None else None,
                  position_ids=clf.family.position_ids(clf.model, ids), offsets=offsets, sequence=sequence,
-                 special=special, eos_index=eos, lengths=lengths, premise_end=premise_end,
+                 special=special, reads=clf.family.reads_at(clf.model, ids, mask), lengths=lengths,
+                 premise_end=premise_end,
                  tokens=tuple(tuple(clf.tokenizer.convert_ids_to_tokens(row[:k].tolist()))
                               for row, k in zip(enc["input_ids"], lengths)))
 
@@ -164,30 +175,11 @@ def pair_logits(clf: Classifier, pairs: Pairs, ids: torch.Tensor | None = None) 
     ids = pairs.input_ids if ids is None else ids
     rows = []
     with torch.no_grad():
-        for l, k in enumerate(pairs.lengths.tolist()):
-            def cut(t):
-                return None if t is None else t[l:l + 1, :k]
-
-            rows.append(clf.family.plain_logits(clf.model, cut(ids), cut(pairs.attention_mask),
-                                                position_ids=cut(pairs.position_ids),
-                                                token_type_ids=cut(pairs.token_type_ids)))
+        for p, length in enumerate(pairs.lengths.tolist()):
+            row, mask, positions, types = (None if t is None else t[p:p + 1, :length] for t in
+                                           (ids, pairs.attention_mask, pairs.position_ids, pairs.token_type_ids))
+            rows.append(clf.family.plain_logits(clf.model, row, mask, position_ids=positions, token_type_ids=types))
     return torch.cat(rows).float()
-
-
-def nli_scores(logits: torch.Tensor, entail: int, contradiction: int, multi_label: bool, output: str) -> torch.Tensor:
-    """[..., L, classes] logits -> [..., L] zero-shot scores (the pipeline's numbers, or logits)."""
-    if multi_label:
-        pair = logits[..., [contradiction, entail]]
-        return pair[..., 1] - pair[..., 0] if output == "logit" else torch.softmax(pair, -1)[..., 1]
-    entailment = logits[..., entail]
-    return entailment if output == "logit" else torch.softmax(entailment, -1)
-
-
-def baseline_pair_ids(clf: Classifier, pairs: Pairs, baseline: str) -> torch.Tensor:
-    """Premise and hypothesis tokens replaced by the baseline token; specials and padding kept."""
-    token_id = baseline_token_id(clf, baseline)
-    replace = torch.as_tensor(pairs.sequence >= 0, device=pairs.input_ids.device)
-    return torch.where(replace, torch.full_like(pairs.input_ids, token_id), pairs.input_ids)
 
 
 @dataclass(frozen=True)
@@ -208,45 +200,14 @@ def slots(pairs: Pairs) -> Slots:
     width = int(pairs.premise_end[longest])
     owners = np.zeros((n, t), dtype=np.int64)
     ranges, nxt = [], width
-    for l in range(n):
-        end, length = int(pairs.premise_end[l]), int(pairs.lengths[l])
-        owners[l, :end] = np.arange(end)
-        owners[l, end:length] = nxt + np.arange(length - end)
+    for p in range(n):
+        end, length = int(pairs.premise_end[p]), int(pairs.lengths[p])
+        owners[p, :end] = np.arange(end)
+        owners[p, end:length] = nxt + np.arange(length - end)
         ranges.append((nxt, nxt + length - end))
         nxt += length - end
     owners[pairs.sequence == -2] = nxt
     return Slots(owners, width, tuple(ranges), nxt)
-
-
-def nli_scorer(clf: Classifier, pairs: Pairs, score, baseline: str) -> tuple[Scorer, Slots]:
-    """A scorer over all pairs at once: inputs [1, L, T, D] per embedding use.
-
-    ``score`` maps logits [B, L, classes] to the explained number [B].
-    """
-    fam, model = clf.family, clf.model
-    base_ids = baseline_pair_ids(clf, pairs, baseline)
-    with torch.no_grad():
-        inputs = tuple(e.unsqueeze(0).detach() for e in fam.embed(model, pairs.input_ids))
-        baselines = tuple(e.unsqueeze(0).detach() for e in fam.embed(model, base_ids))
-    n_pairs, width = pairs.input_ids.shape
-    where = slots(pairs)
-    per_use = [np.stack([fam.owners(width, final=None if pairs.eos_index is None else int(pairs.eos_index[l]))[u]
-                         for l in range(n_pairs)]) for u in range(len(inputs))]
-    owners = tuple(np.take_along_axis(where.owners, own, axis=1) for own in per_use)
-
-    def tile(t: torch.Tensor | None, batch: int) -> torch.Tensor | None:
-        return None if t is None else t.repeat(batch, *([1] * (t.dim() - 1)))
-
-    def forward(*embeddings: torch.Tensor) -> torch.Tensor:
-        batch = embeddings[0].shape[0]
-        flat = [e.reshape(batch * n_pairs, width, e.shape[-1]) for e in embeddings]
-        logits = fam.logits_from_embeddings(
-            model, flat, tile(pairs.attention_mask, batch), position_ids=tile(pairs.position_ids, batch),
-            token_type_ids=tile(pairs.token_type_ids, batch), eos_index=tile(pairs.eos_index, batch))
-        return score(logits.reshape(batch, n_pairs, -1))
-
-    return Scorer(forward=forward, inputs=inputs, baselines=baselines, owners=owners, baseline_ids=base_ids,
-                  batch_divisor=n_pairs), where
 
 
 # --------------------------------------------------------------------------- embedding similarity
@@ -267,10 +228,7 @@ def sentence_embeddings(clf: Classifier, texts: list[str]) -> torch.Tensor:
     return mean_pool(hidden, enc["attention_mask"])
 
 
-def similarity_scores(cosine: torch.Tensor, multi_label: bool, output: str) -> torch.Tensor:
-    """[..., L] cosine similarities -> scores: softmax(SCALE*cos) or sigmoid(SCALE*(cos-CENTER))."""
-    if multi_label:
-        logits = SCALE * (cosine - CENTER)
-        return logits if output == "logit" else torch.sigmoid(logits)
-    logits = SCALE * cosine
-    return logits if output == "logit" else torch.softmax(logits, -1)
+def similarity_logits(cosine: torch.Tensor, multi_label: bool) -> torch.Tensor:
+    """[..., L] cosine similarities -> label logits: SCALE*cos (softmax over labels) or
+    SCALE*(cos-CENTER) (a sigmoid per label)."""
+    return SCALE * (cosine - CENTER) if multi_label else SCALE * cosine

@@ -46,5 +46,3 @@ def tiny(tiny_folder):
 
     return get
 
-
-FAMILIES = tiny_models.FAMILY_NAMES

@@ -6,10 +6,8 @@ import pytest
 import torch
 
 import explainers as ex
-from conftest import FAMILIES
-from explainers.attention import (COMBINATIONS, combine_heads, difference, eager_twin, from_reader, rollout,
-                                  shown_tokens)
-from test_attribution import TEXTS, snapshot
+from explainers.attention import COMBINATIONS, combine_heads, difference, eager_twin, from_reader, rollout, shown_tokens
+from helpers import FAMILIES, TEXTS, snapshot
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -49,7 +47,8 @@ def test_bart_attention_matches_a_private_eager_model(tiny_folder):
     from transformers import AutoModelForSequenceClassification
 
     clf = ex.load(str(tiny_folder("bart")))
-    reference = AutoModelForSequenceClassification.from_pretrained(str(tiny_folder("bart")), attn_implementation="eager")
+    reference = AutoModelForSequenceClassification.from_pretrained(str(tiny_folder("bart")),
+                                                                   attn_implementation="eager")
     enc = clf.tokenizer(TEXTS[0], return_tensors="pt")
     with torch.no_grad():
         out = reference(**enc, output_attentions=True)
@@ -270,7 +269,7 @@ def test_attention_figures_escape_tokens_and_keep_them_distinct():
 
     tokens = ("[CLS]", "<b>", "the", "the", "[SEP]")
     labels = plots.token_labels(tokens, range(5))
-    assert len(set(labels)) == 5 and "&lt;b&gt;·1" in labels and not any("<b>" in l for l in labels)
+    assert len(set(labels)) == 5 and "&lt;b&gt;·1" in labels and not any("<b>" in label for label in labels)
     rows = np.random.default_rng(0).random((3, 5))
     fig = plots.attention_by_layer(rows, tokens, [1, 2, 4], "[CLS]")
     assert list(fig.data[0].x) == [labels[1], labels[2], labels[4]]

@@ -10,14 +10,7 @@ import torch
 from captum.attr import LayerIntegratedGradients
 
 import explainers as ex
-from conftest import FAMILIES
-
-TEXTS = [
-    "This is awesome anyone thinking to buy should blindly go for it",
-    "The movie was not bad at all, highly recommend",
-    "I don't think it's worth the price, honestly.",
-    "the plot is dull and the acting is worse",
-]
+from helpers import FAMILIES, TEXTS, snapshot
 
 
 def plain_probability(clf, ids, mask, positions, target):
@@ -39,7 +32,8 @@ def encoded(clf, text):
 
 
 def baseline_of(clf, ids, token_id):
-    special = torch.tensor(clf.tokenizer.get_special_tokens_mask(ids[0].tolist(), already_has_special_tokens=True)).bool()
+    special = torch.tensor(clf.tokenizer.get_special_tokens_mask(ids[0].tolist(),
+                                                                 already_has_special_tokens=True)).bool()
     return torch.where(special.unsqueeze(0), ids, torch.full_like(ids, token_id))
 
 
@@ -140,13 +134,6 @@ def test_every_method_runs_with_words_that_slice_back(tiny, family, method):
         assert (exp.token_scores >= 0).all()
 
 
-def snapshot(model):
-    params = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
-                + len(getattr(m, "_backward_pre_hooks", {})) for m in model.modules())
-    return params, model.config.to_json_string(), hooks, model.config._attn_implementation, model.training
-
-
 @pytest.mark.parametrize("family", FAMILIES)
 def test_shared_model_unchanged_after_explain(tiny, family):
     clf = tiny(family)
@@ -206,7 +193,8 @@ def test_logit_output_explains_the_logit(tiny):
     with torch.no_grad():
         logit = clf.model(input_ids=ids, attention_mask=mask, position_ids=positions).logits[0, 2].item()
     assert exp.score == pytest.approx(logit, abs=1e-5)
-    assert exp.token_scores.sum() == pytest.approx(exp.score - exp.baseline_score, abs=1e-2 * abs(exp.score - exp.baseline_score))
+    assert exp.token_scores.sum() == pytest.approx(exp.score - exp.baseline_score,
+                                                   abs=1e-2 * abs(exp.score - exp.baseline_score))
 
 
 def test_multi_label_uses_sigmoid(tiny_folder):

@@ -64,9 +64,11 @@ def test_unsupported_model_names_supported_families(tmp_path):
     from transformers import GPT2Config, GPT2ForSequenceClassification
 
     tok = tiny_models.bytelevel_tokenizer()
-    GPT2ForSequenceClassification(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=len(tok))).save_pretrained(tmp_path)
+    model = GPT2ForSequenceClassification(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=len(tok)))
+    model.save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
-    with pytest.raises(ex.ExplainerError, match="BERT, DistilBERT, RoBERTa, XLM-RoBERTa, DeBERTa-v2/v3, ELECTRA, ALBERT, MPNet, BART"):
+    with pytest.raises(ex.ExplainerError,
+                       match="BERT, DistilBERT, RoBERTa, XLM-RoBERTa, DeBERTa-v2/v3, ELECTRA, ALBERT, MPNet, BART"):
         ex.load(str(tmp_path))
 
 

@@ -71,3 +71,24 @@ def test_unk_and_emoji_map_to_their_characters(tiny):
     exp = ex.explain(tiny("roberta"), text, method="saliency")  # byte-level: the emoji is several byte tokens
     thumbs = next(w for w in exp.words if w.text == "👍")
     assert len(thumbs.tokens) >= 2
+
+
+def test_shares_and_rank_correlation():
+    from scipy import stats
+
+    import explainers as ex
+    from explainers.results import Word
+
+    text = "the film is the best"
+    spans = split_words(text)
+    a = [Word(text[s:e], s, e, v) for (s, e), v in zip(spans, [0.1, -0.5, 0.0, 0.2, 0.9])]
+    b = [Word(w.text, w.start, w.end, v) for w, v in zip(a, [1.0, 2.0, 0.5, 3.0, 4.0])]
+    np.testing.assert_allclose(ex.shares(a), np.array([0.1, 0.5, 0.0, 0.2, 0.9]) / 1.7)
+    assert ex.shares(a).sum() == pytest.approx(1.0)
+    assert ex.shares([Word("x", 0, 1, 0.0)]).tolist() == [0.0]
+    expected = stats.spearmanr([0.1, 0.5, 0.0, 0.2, 0.9], [1.0, 2.0, 0.5, 3.0, 4.0]).statistic
+    assert ex.rank_correlation(a, b) == pytest.approx(expected) == pytest.approx(0.9)
+    assert ex.rank_correlation(a, a) == pytest.approx(1.0)
+    assert np.isnan(ex.rank_correlation(a, [Word(w.text, w.start, w.end, 1.0) for w in a]))  # constant: undefined
+    with pytest.raises(ex.ExplainerError, match="same words"):
+        ex.rank_correlation(a, b[:-1])

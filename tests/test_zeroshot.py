@@ -259,7 +259,8 @@ def test_builtin_zeroshot_classifies_topics(builtin_zeroshot):
 def test_builtin_zeroshot_scores_are_the_documented_formula(builtin_zeroshot):
     labels = ["sports", "finance"]
     text = next(iter(TOPICS))
-    vectors = zs.sentence_embeddings(builtin_zeroshot, [text] + [zs.DEFAULT_TEMPLATE_SIMILARITY.format(l) for l in labels])
+    vectors = zs.sentence_embeddings(builtin_zeroshot,
+                                     [text] + [zs.DEFAULT_TEMPLATE_SIMILARITY.format(label) for label in labels])
     cos = (vectors[0] @ vectors[1:].T).numpy()
     single = ex.predict(builtin_zeroshot, text, labels=labels)[0]
     np.testing.assert_allclose(list(single.scores.values()), np.exp(zs.SCALE * cos) / np.exp(zs.SCALE * cos).sum(),

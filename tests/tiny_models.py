@@ -6,15 +6,32 @@ scores move well above float noise.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import (AlbertConfig, AlbertForSequenceClassification, BartConfig, BartForSequenceClassification,
-                          BertConfig, BertForSequenceClassification, DebertaV2Config,
-                          DebertaV2ForSequenceClassification, DistilBertConfig, DistilBertForSequenceClassification,
-                          ElectraConfig, ElectraForSequenceClassification, MPNetConfig, MPNetForSequenceClassification,
-                          PreTrainedTokenizerFast, RobertaConfig, RobertaForSequenceClassification, XLMRobertaConfig,
-                          XLMRobertaForSequenceClassification)
+from transformers import (
+    AlbertConfig,
+    AlbertForSequenceClassification,
+    BartConfig,
+    BartForSequenceClassification,
+    BertConfig,
+    BertForSequenceClassification,
+    DebertaV2Config,
+    DebertaV2ForSequenceClassification,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
+    ElectraConfig,
+    ElectraForSequenceClassification,
+    MPNetConfig,
+    MPNetForSequenceClassification,
+    PreTrainedTokenizerFast,
+    RobertaConfig,
+    RobertaForSequenceClassification,
+    XLMRobertaConfig,
+    XLMRobertaForSequenceClassification,
+)
 
 CORPUS = [
     "This is awesome anyone thinking to buy should blindly go for it",
@@ -29,8 +46,6 @@ CORPUS = [
     "abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123456789 .,;:!?'\"()-",
 ]
 LABELS = ["negative", "neutral", "positive"]
-FAMILY_NAMES = ("bert", "distilbert", "roberta", "bart", "xlm-roberta", "deberta-v2", "deberta-v3", "electra",
-                "albert", "mpnet")
 
 
 def _counts(normalize=str.lower):
@@ -40,15 +55,17 @@ def _counts(normalize=str.lower):
     return Counter(w for text in CORPUS for w, _ in pre.pre_tokenize_str(normalize(text)))
 
 
-def wordpiece_tokenizer(specials=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"), cls="[CLS]", sep="[SEP]"
-                        ) -> PreTrainedTokenizerFast:
+def wordpiece_tokenizer(specials=("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"), cls="[CLS]", sep="[SEP]",
+                        first=()) -> PreTrainedTokenizerFast:
     """WordPiece with a vocabulary made deterministically (the trainer breaks ties at random):
-    specials, every corpus character alone and as a continuation, then the commonest words."""
+    specials (``first`` ones first, in that order), every corpus character alone and as a
+    continuation, then the commonest words. ``specials``: pad, unk, cls, sep, mask."""
     normalizer, pre = normalizers.BertNormalizer(lowercase=True), pre_tokenizers.BertPreTokenizer()
     counts = _counts(normalizer.normalize_str)
     chars = sorted({c for w in counts for c in w})
     words = [w for w, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if len(w) > 1][:120]
-    vocab = {t: i for i, t in enumerate(dict.fromkeys(list(specials) + chars + ["##" + c for c in chars] + words))}
+    vocab = {t: i for i, t in enumerate(dict.fromkeys(list(first) + list(specials) + chars
+                                                      + ["##" + c for c in chars] + words))}
     tok = Tokenizer(models.WordPiece(vocab, unk_token=specials[1]))
     tok.normalizer, tok.pre_tokenizer = normalizer, pre
     tok.post_processor = processors.TemplateProcessing(
@@ -103,7 +120,72 @@ def bytelevel_tokenizer() -> PreTrainedTokenizerFast:
 
 def _labels(config_kwargs: dict, labels) -> dict:
     return {**config_kwargs, "num_labels": len(labels), "id2label": dict(enumerate(labels)),
-            "label2id": {l: i for i, l in enumerate(labels)}}
+            "label2id": {label: i for i, label in enumerate(labels)}}
+
+
+ENCODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}
+XLMR_SPECIALS = ("<pad>", "<unk>", "<s>", "</s>", "<mask>")
+BERT_SPECIALS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
+
+
+def _deberta(v2: bool):
+    """v3 as the real checkpoints: relative attention, no absolute positions, LayerNorm eps 1e-7;
+    v2 (xlarge style) adds the convolution layer."""
+    extra = {"conv_kernel_size": 3, "conv_act": "gelu"} if v2 else {}
+    return lambda tok, common: DebertaV2ForSequenceClassification(DebertaV2Config(
+        vocab_size=len(tok), max_position_embeddings=64, relative_attention=True, pos_att_type=["p2c", "c2p"],
+        position_biased_input=False, position_buckets=16, max_relative_positions=-1, norm_rel_ebd="layer_norm",
+        share_att_key=True, layer_norm_eps=1e-7, type_vocab_size=0, pad_token_id=tok.pad_token_id, **extra,
+        **ENCODER, **common))
+
+
+def _roberta(config_class, model_class):
+    return lambda tok, common: model_class(config_class(
+        vocab_size=len(tok), max_position_embeddings=66, pad_token_id=tok.pad_token_id, bos_token_id=tok.cls_token_id,
+        eos_token_id=tok.sep_token_id, type_vocab_size=1, **ENCODER, **common))
+
+
+@dataclass(frozen=True)
+class Tiny:
+    """One row of the table: a tokenizer of the family's kind, and a tiny model for it.
+    ``model(tokenizer, common)``: ``common`` holds the labels and initializer_range 0.3 (BART: init_std)."""
+
+    tokenizer: Callable[[], PreTrainedTokenizerFast]
+    model: Callable[[PreTrainedTokenizerFast, dict], object]
+
+
+# A new model family is one row here (and one Family row in explainers/checkpoints.py).
+BUILDERS: dict[str, Tiny] = {
+    "bert": Tiny(wordpiece_tokenizer, lambda tok, common: BertForSequenceClassification(BertConfig(
+        vocab_size=len(tok), max_position_embeddings=64, pad_token_id=tok.pad_token_id, **ENCODER, **common))),
+    "distilbert": Tiny(wordpiece_tokenizer, lambda tok, common: DistilBertForSequenceClassification(DistilBertConfig(
+        vocab_size=len(tok), dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64,
+        pad_token_id=tok.pad_token_id, **common))),
+    "roberta": Tiny(bytelevel_tokenizer, _roberta(RobertaConfig, RobertaForSequenceClassification)),
+    "bart": Tiny(bytelevel_tokenizer, lambda tok, common: BartForSequenceClassification(BartConfig(
+        vocab_size=len(tok), d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
+        decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64,
+        pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=0.3,
+        **{k: v for k, v in common.items() if k != "initializer_range"}))),
+    "xlm-roberta": Tiny(lambda: unigram_tokenizer(XLMR_SPECIALS, "<s>", "</s>"),
+                        _roberta(XLMRobertaConfig, XLMRobertaForSequenceClassification)),
+    "deberta-v2": Tiny(lambda: unigram_tokenizer(BERT_SPECIALS, "[CLS]", "[SEP]"), _deberta(v2=True)),
+    "deberta-v3": Tiny(lambda: unigram_tokenizer(BERT_SPECIALS, "[CLS]", "[SEP]"), _deberta(v2=False)),
+    "electra": Tiny(wordpiece_tokenizer, lambda tok, common: ElectraForSequenceClassification(ElectraConfig(
+        vocab_size=len(tok), embedding_size=16, max_position_embeddings=64, pad_token_id=tok.pad_token_id,
+        **ENCODER, **common))),
+    "albert": Tiny(lambda: unigram_tokenizer(("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"), "[CLS]", "[SEP]",
+                                             lowercase=True),
+                   lambda tok, common: AlbertForSequenceClassification(AlbertConfig(
+                       vocab_size=len(tok), embedding_size=16, max_position_embeddings=64,
+                       pad_token_id=tok.pad_token_id, **ENCODER, **common))),
+    # MPNet's embeddings take id 1 as padding whatever the config says: <pad> is 1, as in the real vocabulary
+    "mpnet": Tiny(lambda: wordpiece_tokenizer(specials=XLMR_SPECIALS, cls="<s>", sep="</s>", first=("<s>", "<pad>")),
+                  lambda tok, common: MPNetForSequenceClassification(MPNetConfig(
+                      vocab_size=len(tok), max_position_embeddings=66, pad_token_id=tok.pad_token_id,
+                      **ENCODER, **common))),
+}
+FAMILY_NAMES = tuple(BUILDERS)
 
 
 def build(family: str, folder: Path, labels=LABELS, seed: int = 0, **overrides) -> Path:
@@ -111,64 +193,9 @@ def build(family: str, folder: Path, labels=LABELS, seed: int = 0, **overrides) 
     import torch
 
     torch.manual_seed(seed)
-    common = {**_labels({"initializer_range": 0.3, **overrides}, labels)}
-    encoder = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 37}
-    xlmr_specials = ("<pad>", "<unk>", "<s>", "</s>", "<mask>")
-    if family in ("bert", "distilbert", "electra"):
-        tok = wordpiece_tokenizer()
-    elif family == "mpnet":
-        tok = wordpiece_tokenizer(specials=xlmr_specials, cls="<s>", sep="</s>")
-    elif family == "xlm-roberta":
-        tok = unigram_tokenizer(xlmr_specials, "<s>", "</s>")
-    elif family in ("deberta-v2", "deberta-v3"):
-        tok = unigram_tokenizer(("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"), "[CLS]", "[SEP]")
-    elif family == "albert":
-        tok = unigram_tokenizer(("<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"), "[CLS]", "[SEP]", lowercase=True)
-    else:
-        tok = bytelevel_tokenizer()
-    vocab, pad = len(tok), tok.pad_token_id
-    if family == "bert":
-        model = BertForSequenceClassification(BertConfig(vocab_size=vocab, max_position_embeddings=64,
-                                                         pad_token_id=pad, **encoder, **common))
-    elif family == "distilbert":
-        model = DistilBertForSequenceClassification(DistilBertConfig(
-            vocab_size=vocab, dim=32, n_layers=2, n_heads=4, hidden_dim=37, max_position_embeddings=64,
-            pad_token_id=pad, **common))
-    elif family in ("roberta", "xlm-roberta"):
-        config_class, model_class = ((RobertaConfig, RobertaForSequenceClassification) if family == "roberta"
-                                     else (XLMRobertaConfig, XLMRobertaForSequenceClassification))
-        model = model_class(config_class(vocab_size=vocab, max_position_embeddings=66, pad_token_id=pad,
-                                         bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id,
-                                         type_vocab_size=1, **encoder, **common))
-    elif family in ("deberta-v2", "deberta-v3"):
-        # v3 as the real checkpoints: relative attention, no absolute positions, LayerNorm eps 1e-7;
-        # v2 (xlarge style) adds the convolution layer.
-        extra = {"conv_kernel_size": 3, "conv_act": "gelu"} if family == "deberta-v2" else {}
-        model = DebertaV2ForSequenceClassification(DebertaV2Config(
-            vocab_size=vocab, max_position_embeddings=64, relative_attention=True, pos_att_type=["p2c", "c2p"],
-            position_biased_input=False, position_buckets=16, max_relative_positions=-1, norm_rel_ebd="layer_norm",
-            share_att_key=True, layer_norm_eps=1e-7, type_vocab_size=0, pad_token_id=pad, **extra,
-            **encoder, **common))
-    elif family == "electra":
-        model = ElectraForSequenceClassification(ElectraConfig(vocab_size=vocab, embedding_size=16,
-                                                               max_position_embeddings=64, pad_token_id=pad,
-                                                               **encoder, **common))
-    elif family == "albert":
-        model = AlbertForSequenceClassification(AlbertConfig(vocab_size=vocab, embedding_size=16,
-                                                             max_position_embeddings=64, pad_token_id=pad,
-                                                             **encoder, **common))
-    elif family == "mpnet":
-        model = MPNetForSequenceClassification(MPNetConfig(vocab_size=vocab, max_position_embeddings=66,
-                                                           pad_token_id=pad,
-                                                           **encoder, **common))
-    elif family == "bart":
-        model = BartForSequenceClassification(BartConfig(
-            vocab_size=vocab, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-            decoder_attention_heads=4, encoder_ffn_dim=37, decoder_ffn_dim=37, max_position_embeddings=64,
-            pad_token_id=1, bos_token_id=0, eos_token_id=2, decoder_start_token_id=2, init_std=0.3,
-            **_labels(overrides, labels)))
-    else:
-        raise ValueError(family)
+    row = BUILDERS[family]
+    tok = row.tokenizer()
+    model = row.model(tok, _labels({"initializer_range": 0.3, **overrides}, labels))
     model.eval()
     folder = Path(folder)
     model.save_pretrained(folder)

@@ -393,8 +393,8 @@ def main(argv=None) -> int:
 
     # ------------------------------------------------------------- verify the shipped artifact
     reloaded = load_artifact(out_dir)
-    summary = {"chosen": chosen, "stopped_early": stop["flag"], "steps_done": step, "best_step": best["step"], "best_epoch": round(best["step"] / steps_per_epoch, 3),
-               "dev_acc_fp32_best": best["acc"]}
+    summary = {"chosen": chosen, "stopped_early": stop["flag"], "steps_done": step, "best_step": best["step"],
+               "best_epoch": round(best["step"] / steps_per_epoch, 3), "dev_acc_fp32_best": best["acc"]}
     for name in ("dev", "test"):
         ids, labels = splits[name]
         acc = accuracy(reloaded, ids, labels, pad_id)

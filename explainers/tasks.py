@@ -1,0 +1,355 @@
+"""What is explained: a task turns token ids into the label scores being explained.
+
+Four tasks, one object each: a fine-tuned classifier, NLI zero-shot over
+candidate labels, an NLI premise/hypothesis pair, and embedding-similarity
+zero-shot. Every task gives label *logits* two ways: from ids by the model's
+own forward pass (``logits``: predictions, the auto baseline, F(x) and F(x')),
+and from word embeddings (``logits_from_embeddings``: the function the
+attribution methods differentiate). Probabilities are the softmax of those
+logits, or a sigmoid per label for multi-label tasks, in every task, so one
+``squash`` serves them all; the Scorer is built the same way for all four.
+
+``task_for`` decides which task a request is; explain, predict, the pages and
+the CLI all ask it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import ClassVar, Sequence
+
+import numpy as np
+import torch
+
+from . import zeroshot as zs
+from .checkpoints import Classifier, label_index
+from .errors import ExplainerError
+from .results import Prediction
+from .scoring import Encoded, Scorer, baseline_ids, contrast, encode, squash
+
+Input = Encoded | zs.Pairs  # one text as a task reads it
+
+
+@dataclass(frozen=True, eq=False)
+class Task:
+    """The base of the four tasks; subclasses say how ids become label logits."""
+
+    clf: Classifier
+    labels: tuple[str, ...]
+    multi_label: bool
+    notices: tuple[str, ...] = ()  # what was changed in the request (duplicate labels removed, ...)
+    kind: ClassVar[str]
+
+    # -- what every task defines -------------------------------------------
+    def read(self, text: str) -> Input:
+        """The text encoded as this task feeds it to the model."""
+        raise NotImplementedError
+
+    def logits(self, x: Input, ids: torch.Tensor | None = None) -> torch.Tensor:
+        """[labels of x] from the model's own forward pass on ``ids`` (default: x's own)."""
+        raise NotImplementedError
+
+    def logits_from_embeddings(self, x: Input, embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
+        """[B, labels of x] from a batch of word embeddings shaped like ``embed(x, ...)``'s."""
+        raise NotImplementedError
+
+    def owners(self, x: Input) -> tuple[np.ndarray, ...]:
+        """For each embedding use, the explanation slot of every position; slots [0, len(text
+        tokens)) are the text's tokens, any after them hypotheses and padding."""
+        return self.clf.family.owners(x.n_tokens, final=int(x.reads[0]))
+
+    def extras(self, x: Input, slot_scores: np.ndarray, target: int) -> dict:
+        """What this task adds to an explanation's extras (``target`` indexes x's labels)."""
+        return {}
+
+    # -- shared ---------------------------------------------------------------
+    @property
+    def label_listing(self) -> str:
+        return self.clf.label_listing
+
+    def label_index(self, label: str | int | None, default: int) -> int:
+        return label_index(self.labels, label, default, self.label_listing)
+
+    def indices(self, target, versus, default: int) -> tuple[int, int | None]:
+        """Target and contrast label indices (by name or index); they must differ."""
+        t = self.label_index(target, default)
+        v = None if versus is None else self.label_index(versus, default)
+        if v == t:
+            raise ExplainerError("The contrast label must differ from the target label.")
+        return t, v
+
+    def focus(self, x: Input, logits: torch.Tensor, target: int, versus: int | None):
+        """The part of x the explained score depends on, its logits and the labels' indices in it.
+        All of x, except where a label's score is independent of the others' inputs."""
+        return x, logits, target, versus
+
+    def embed(self, x: Input, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Word embeddings of ``ids`` [1, ...] for each embedding use, detached."""
+        with torch.no_grad():
+            return tuple(e.detach() for e in self.clf.family.embed(self.clf.model, ids))
+
+    def scores(self, logits: torch.Tensor, output: str = "probability") -> torch.Tensor:
+        return squash(logits, self.multi_label, output)
+
+    def explained(self, logits: torch.Tensor, target: int, versus: int | None, output: str) -> torch.Tensor:
+        """[B, labels] logits -> [B]: the number explained, the target's score minus the contrast's."""
+        return contrast(self.scores(logits, output), target, versus)
+
+    def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
+        """Every label's probability for each text (predict)."""
+        return [self.scores(self.logits(self.read(text))).cpu().numpy() for text in texts]
+
+    def prediction(self, probabilities: np.ndarray) -> Prediction:
+        return Prediction(label=self.labels[int(np.argmax(probabilities))],
+                          scores={name: float(p) for name, p in zip(self.labels, probabilities)},
+                          multi_label=self.multi_label, notices=self.notices)
+
+    def scorer(self, x: Input, target: int, versus: int | None, baseline: str, output: str) -> Scorer:
+        """F(embeddings): the target's score (minus the contrast's), as ``output``."""
+        base = baseline_ids(self.clf, x, baseline)
+
+        def forward(*embeddings: torch.Tensor) -> torch.Tensor:
+            return self.explained(self.logits_from_embeddings(x, embeddings), target, versus, output)
+
+        return Scorer(forward=forward, inputs=self.embed(x, x.input_ids), baselines=self.embed(x, base),
+                      owners=self.owners(x), baseline_ids=base, batch_divisor=int(x.input_ids.shape[0]))
+
+
+def _expand(t: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+    return None if t is None else t.expand(batch, *t.shape[1:])
+
+
+@dataclass(frozen=True, eq=False)
+class Classification(Task):
+    """A fine-tuned classifier on the text alone: the model's own labels."""
+
+    kind: ClassVar[str] = "classification"
+
+    def read(self, text: str) -> Encoded:
+        return encode(self.clf, text)
+
+    def logits(self, x: Encoded, ids: torch.Tensor | None = None) -> torch.Tensor:
+        with torch.no_grad():
+            out = self.clf.family.plain_logits(self.clf.model, x.input_ids if ids is None else ids, x.attention_mask,
+                                               position_ids=x.position_ids, token_type_ids=x.token_type_ids)
+        return out.float()[0]
+
+    def logits_from_embeddings(self, x: Encoded, embeddings) -> torch.Tensor:
+        batch = embeddings[0].shape[0]
+        return self.clf.family.logits_from_embeddings(
+            self.clf.model, embeddings, _expand(x.attention_mask, batch), position_ids=_expand(x.position_ids, batch),
+            token_type_ids=_expand(x.token_type_ids, batch), reads=_expand(x.reads, batch))
+
+    def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
+        """In padded batches of similar lengths (less padding), each row as if alone."""
+        clf = self.clf
+        order = np.argsort([len(t) for t in texts], kind="stable")
+        out: dict[int, np.ndarray] = {}
+        for start in range(0, len(texts), batch_size):
+            idx = order[start:start + batch_size]
+            enc = clf.tokenizer([texts[i] for i in idx], truncation=True, max_length=clf.max_length,
+                                padding=True, return_tensors="pt").to(clf.device)
+            with torch.no_grad():
+                logits = clf.family.plain_logits(clf.model, enc["input_ids"], enc["attention_mask"],
+                                                 token_type_ids=enc.get("token_type_ids"))
+            for i, p in zip(idx, self.scores(logits.float()).cpu().numpy()):
+                out[int(i)] = p
+        return [out[i] for i in range(len(texts))]
+
+
+@dataclass(frozen=True, eq=False)
+class Similarity(Task):
+    """builtin:zeroshot: labels scored by the cosine similarity of mean-pooled sentence embeddings of
+    the text and of each label's hypothesis; the hypotheses' embeddings are held fixed."""
+
+    template: str = zs.DEFAULT_TEMPLATE_SIMILARITY
+    kind: ClassVar[str] = "zero-shot-similarity"
+
+    @cached_property
+    def hypotheses(self) -> torch.Tensor:
+        """[labels, D]: computed on first use, not when a page only asks for the labels."""
+        return zs.sentence_embeddings(self.clf, [self.template.format(label) for label in self.labels])
+
+    @property
+    def label_listing(self) -> str:
+        return "the candidate labels are: " + ", ".join(self.labels)
+
+    def read(self, text: str) -> Encoded:
+        return encode(self.clf, text)
+
+    def _from_hidden(self, hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return zs.similarity_logits(zs.mean_pool(hidden, mask) @ self.hypotheses.T, self.multi_label)
+
+    def logits(self, x: Encoded, ids: torch.Tensor | None = None) -> torch.Tensor:
+        inputs = self.clf.family.model_inputs(self.clf.model, x.input_ids if ids is None else ids, x.attention_mask,
+                                              x.position_ids, x.token_type_ids)
+        with torch.no_grad():
+            hidden = self.clf.model(**inputs).last_hidden_state
+        return self._from_hidden(hidden, x.attention_mask)[0]
+
+    def logits_from_embeddings(self, x: Encoded, embeddings) -> torch.Tensor:
+        batch = embeddings[0].shape[0]
+        mask = _expand(x.attention_mask, batch)
+        hidden = self.clf.model(inputs_embeds=embeddings[0], attention_mask=mask,
+                                token_type_ids=_expand(x.token_type_ids, batch)).last_hidden_state
+        return self._from_hidden(hidden, mask)
+
+    def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
+        out = []
+        for start in range(0, len(texts), batch_size):
+            cosine = zs.sentence_embeddings(self.clf, list(texts[start:start + batch_size])) @ self.hypotheses.T
+            out.extend(self.scores(zs.similarity_logits(cosine, self.multi_label)).cpu().numpy())
+        return out
+
+    def extras(self, x, slot_scores, target) -> dict:
+        return {"labels": list(self.labels), "template": self.template, "multi_label": self.multi_label,
+                "notices": list(self.notices), "scale": zs.SCALE,
+                **({"center": zs.CENTER} if self.multi_label else {})}
+
+
+@dataclass(frozen=True, eq=False)
+class _NLI(Task):
+    """An NLI checkpoint on (text, hypothesis) pairs, encoded and run as transformers' zero-shot
+    pipeline does. All pairs form one input [1, pairs, T, D] per embedding use, so the methods
+    attribute every pair the explained score depends on at once."""
+
+    hypotheses: tuple[str, ...] = ()
+
+    def pair_labels(self, logits: torch.Tensor) -> torch.Tensor:
+        """[B, pairs, classes] NLI logits -> [B, labels] label logits."""
+        raise NotImplementedError
+
+    def read(self, text: str) -> zs.Pairs:
+        return zs.encode_pairs(self.clf, text, list(self.hypotheses))
+
+    def logits(self, x: zs.Pairs, ids: torch.Tensor | None = None) -> torch.Tensor:
+        return self.pair_labels(zs.pair_logits(self.clf, x, ids).unsqueeze(0))[0]
+
+    def embed(self, x: zs.Pairs, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(e.unsqueeze(0) for e in super().embed(x, ids))
+
+    def logits_from_embeddings(self, x: zs.Pairs, embeddings) -> torch.Tensor:
+        batch, (n_pairs, width) = embeddings[0].shape[0], x.input_ids.shape
+
+        def tile(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.repeat(batch, *([1] * (t.dim() - 1)))
+
+        flat = [e.reshape(batch * n_pairs, width, e.shape[-1]) for e in embeddings]
+        logits = self.clf.family.logits_from_embeddings(
+            self.clf.model, flat, tile(x.attention_mask), position_ids=tile(x.position_ids),
+            token_type_ids=tile(x.token_type_ids), reads=tile(x.reads))
+        return self.pair_labels(logits.reshape(batch, n_pairs, -1))
+
+    def owners(self, x: zs.Pairs) -> tuple[np.ndarray, ...]:
+        """Each pair's positions mapped through the family's owners (BART's shifted decoder),
+        then onto the slots: premise tokens, each pair's hypothesis region, padding."""
+        n_pairs, width = x.input_ids.shape
+        where = zs.slots(x).owners
+        per_pair = [self.clf.family.owners(width, final=int(x.reads[p])) for p in range(n_pairs)]
+        return tuple(np.take_along_axis(where, np.stack([own[use] for own in per_pair]), axis=1)
+                     for use in range(len(per_pair[0])))
+
+    def pair_names(self, x: zs.Pairs, target: int) -> list[str]:
+        raise NotImplementedError
+
+    def extras(self, x: zs.Pairs, slot_scores: np.ndarray, target: int) -> dict:
+        """Each pair's hypothesis tokens and their scores, reported apart from the text's words."""
+        where = zs.slots(x)
+        names = self.pair_names(x, target)
+        hypotheses = [{"label": names[p], "hypothesis": x.hypotheses[p],
+                       "tokens": list(x.tokens[p][int(x.premise_end[p]):]), "scores": slot_scores[a:b].tolist()}
+                      for p, (a, b) in enumerate(where.hypothesis)]
+        return {"hypotheses": hypotheses,
+                "hypothesis_total": float(sum(sum(h["scores"]) for h in hypotheses)),
+                "padding_total": float(slot_scores[where.padding]) if where.padding < len(slot_scores) else 0.0}
+
+
+@dataclass(frozen=True, eq=False)
+class NLIZeroShot(_NLI):
+    """Zero-shot over candidate labels, the pipeline's rules: each label's hypothesis from the
+    template; single-label: softmax over the labels' entailment logits; multi-label: per label,
+    entailment against contradiction."""
+
+    template: str = zs.DEFAULT_TEMPLATE
+    kind: ClassVar[str] = "zero-shot"
+
+    @cached_property
+    def entail_contradiction(self) -> tuple[int, int]:
+        return zs.nli_indices(self.clf)
+
+    @property
+    def label_listing(self) -> str:
+        return "the candidate labels are: " + ", ".join(self.labels)
+
+    def pair_labels(self, logits: torch.Tensor) -> torch.Tensor:
+        entail, contradiction = self.entail_contradiction
+        if self.multi_label:  # sigmoid(e - c) == softmax([c, e])[1], the pipeline's number
+            return logits[..., entail] - logits[..., contradiction]
+        return logits[..., entail]
+
+    def focus(self, x, logits, target, versus):
+        """Multi-label: a label's score needs only its own pair, so only the target's (and the
+        contrast's) pairs are attributed."""
+        if not self.multi_label or len(self.labels) == 1 + (versus is not None):
+            return x, logits, target, versus
+        chosen = [target] + ([versus] if versus is not None else [])
+        part = zs.encode_pairs(self.clf, x.premise, [self.hypotheses[i] for i in chosen])
+        return part, logits[chosen], 0, (None if versus is None else 1)
+
+    def pair_names(self, x, target) -> list[str]:
+        return [self.labels[self.hypotheses.index(h)] for h in x.hypotheses]
+
+    def extras(self, x, slot_scores, target) -> dict:
+        return {"labels": list(self.labels), "template": self.template, "multi_label": self.multi_label,
+                "notices": list(self.notices), **super().extras(x, slot_scores, target)}
+
+
+@dataclass(frozen=True, eq=False)
+class NLIPair(_NLI):
+    """An NLI checkpoint on the premise and hypothesis the user typed: the model's own labels."""
+
+    kind: ClassVar[str] = "nli-pair"
+
+    def pair_labels(self, logits: torch.Tensor) -> torch.Tensor:
+        return logits[:, 0]
+
+    def pair_names(self, x, target) -> list[str]:
+        return [self.labels[target]]
+
+    def extras(self, x, slot_scores, target) -> dict:
+        return {"hypothesis": self.hypotheses[0], **super().extras(x, slot_scores, target)}
+
+
+TASKS: tuple[type[Task], ...] = (Classification, NLIZeroShot, NLIPair, Similarity)
+
+
+def task_for(clf: Classifier, labels=None, template: str | None = None, multi_label: bool = False,
+             hypothesis: str | None = None) -> Task:
+    """Which task a request is, from the checkpoint's kind, candidate labels and hypothesis.
+
+    Candidate labels: zero-shot (NLI checkpoints and builtin:zeroshot); a
+    hypothesis: an NLI pair; neither: the checkpoint's own labels.
+    """
+    if not isinstance(clf, Classifier):
+        raise ExplainerError(f"Pass a classifier from ex.load(checkpoint), not {type(clf).__name__}.")
+    if clf.task == "embedding" and labels is None:
+        raise ExplainerError(f"{clf.checkpoint} classifies into the labels you give: pass labels=[...].")
+    if labels is not None and clf.task == "classification":
+        raise ExplainerError(f"{clf.checkpoint!r} is a fine-tuned classifier with fixed labels "
+                             f"({', '.join(clf.labels)}), not an NLI model: it cannot take candidate labels. "
+                             "Pick an NLI checkpoint (e.g. facebook/bart-large-mnli) or builtin:zeroshot.")
+    if labels is not None:
+        if hypothesis is not None:
+            raise ExplainerError("Give either candidate labels (zero-shot) or a hypothesis (NLI pair), not both.")
+        cand = zs.candidates(labels, zs.default_template(clf) if template is None else template, multi_label)
+        if clf.task == "embedding":
+            return Similarity(clf, cand.labels, cand.multi_label, cand.notices, template=cand.template)
+        return NLIZeroShot(clf, cand.labels, cand.multi_label, cand.notices, hypotheses=tuple(cand.hypotheses),
+                           template=cand.template)
+    if hypothesis is not None:
+        if clf.task != "nli":
+            raise ExplainerError(f"{clf.checkpoint!r} is not an NLI model; a hypothesis needs one.")
+        if not isinstance(hypothesis, str) or not hypothesis.strip():
+            raise ExplainerError("The hypothesis is empty. Type a sentence to test against the text.")
+        return NLIPair(clf, clf.labels, False, hypotheses=(hypothesis,))
+    return Classification(clf, clf.labels, clf.multi_label)

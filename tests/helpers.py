@@ -1,0 +1,39 @@
+"""What several test modules share: sample texts, a model snapshot, the app under AppTest.
+
+(Tiny models are built by tiny_models.py, the family table; fixtures live in conftest.py.)
+"""
+import json
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from tiny_models import FAMILY_NAMES as FAMILIES  # noqa: F401  (every family the tests cover)
+
+TEXTS = [
+    "This is awesome anyone thinking to buy should blindly go for it",
+    "The movie was not bad at all, highly recommend",
+    "I don't think it's worth the price, honestly.",
+    "the plot is dull and the acting is worse",
+]
+
+
+def snapshot(model):
+    params = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    hooks = sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+                + len(getattr(m, "_backward_pre_hooks", {})) for m in model.modules())
+    return params, model.config.to_json_string(), hooks, model.config._attn_implementation, model.training
+
+
+TIMEOUT = 300  # model loading on a cold cache
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+
+
+def app(**query) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.run()
+
+
+def specs(at) -> list[dict]:
+    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
