@@ -5,9 +5,6 @@ import pandas as pd
 import streamlit as st
 
 import explainers as ex
-from explainers import html as xhtml
-from explainers import plots
-from explainers import zeroshot as zs
 from studio import models, sidebar, state
 
 EXAMPLES = [
@@ -17,7 +14,6 @@ EXAMPLES = [
     ("🏷️ Zero-shot topics", {"text": "The team won the championship after a dramatic final match",
                             "labels": "sports, politics, business, technology", "zero_shot": True}),
 ]
-WARN_DELTA = 0.05  # convergence error, as a share of |F(x) - F(x')|, above which we warn
 
 
 def use_example(example: dict) -> None:
@@ -57,15 +53,12 @@ def more_steps(steps: int) -> None:
     st.session_state["w.opt.integrated_gradients.n_steps"] = steps
 
 
-def candidate_labels(req: state.Request, clf: ex.Classifier) -> tuple[list[str], list[str]]:
-    """The labels a target can be chosen from, and any problem with them."""
-    if clf.task == "embedding" or (clf.task == "nli" and req.mode == "labels"):
-        try:
-            return list(zs.candidates(req.labels, req.template or zs.default_template(clf),
-                                      req.multi_label).labels), []
-        except ex.ExplainerError as err:
-            return [], [str(err)]
-    return list(clf.labels), []
+def target_labels(req: state.Request) -> tuple[list[str], list[str]]:
+    """The labels a target can be chosen from (the request's task's), and any problem with them."""
+    try:
+        return list(models.task(req).labels), []
+    except ex.ExplainerError as err:
+        return [], [str(err)]
 
 
 def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
@@ -83,8 +76,8 @@ def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
             c1, c2, c3 = st.columns([3, 2, 1])
             c1.text_input("Candidate labels (comma-separated)", key=state.widget_default("labels", req.labels))
             c2.text_input("Hypothesis template", key=state.widget_default("template", req.template or
-                                                                            zs.default_template(clf)),
-                          help="One {} where the label goes. The model's default: " + zs.default_template(clf))
+                                                                            ex.default_template(clf)),
+                          help="One {} where the label goes. The model's default: " + ex.default_template(clf))
             c3.toggle("Multi-label", key=state.widget_default("multi_label", req.multi_label),
                       help="Score each label on its own instead of a softmax over labels.")
             if clf.task == "nli":
@@ -92,9 +85,9 @@ def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
                               key=state.widget_default("hypothesis", req.hypothesis))
         c2, c3 = st.columns(2)
         c2.selectbox("Explain label", [""] + labels, key=state.widget_default(
-            "target", req.target if req.target in labels else ""), format_func=lambda l: l or "the predicted one")
+            "target", req.target if req.target in labels else ""), format_func=lambda c: c or "the predicted one")
         c3.selectbox("…rather than (contrast)", [""] + labels, key=state.widget_default(
-            "contrast", req.contrast if req.contrast in labels else ""), format_func=lambda l: l or "nothing")
+            "contrast", req.contrast if req.contrast in labels else ""), format_func=lambda c: c or "nothing")
         option_keys = method_options(req, clf)
         st.form_submit_button("Explain", type="primary", on_click=submit, args=(option_keys,))
 
@@ -146,8 +139,8 @@ def results(exp: ex.Explanation) -> None:
     scale_mode = v2.radio("Colour scale", ["max", "p95"], horizontal=True, key="w.scale",
                           format_func={"max": "largest |score|", "p95": "95th percentile"}.get)
     top_k = v3.slider("Top", 5, 40, 15, key="w.top_k")
-    shown = plots.units(exp, view)
-    scale = plots.scale_of([u.score for u in shown], scale_mode)
+    shown = ex.plots.units(exp, view)
+    scale = ex.plots.scale_of([u.score for u in shown], scale_mode)
 
     left, right = st.columns([3, 2])
     with left:
@@ -155,20 +148,19 @@ def results(exp: ex.Explanation) -> None:
         if "contrast" in exp.extras:
             headline += f" minus **{exp.extras['contrast']}**"
         st.markdown(headline)
-        st.html(xhtml.legend(scale, exp.target, signed))
-        st.html(xhtml.text_panel(exp.text, shown, scale))
+        st.html(ex.html.legend(scale, exp.target, signed))
+        st.html(ex.html.text_panel(exp.text, shown, scale))
         if exp.truncated:
             st.warning("The text is longer than the model reads; only its first part was explained.")
     with right:
-        st.plotly_chart(plots.probabilities(exp.prediction, exp.target), width="stretch")
+        st.plotly_chart(ex.plots.probabilities(exp.prediction, exp.target), width="stretch")
 
     details(exp)
     t1, t2 = st.columns([2, 3])
-    table = pd.DataFrame([{"text": u.text, "start": u.start, "score": u.score} for u in shown])
-    if not table.empty:
-        table = table.reindex(table["score"].abs().sort_values(ascending=False).index).head(top_k)
+    table = pd.DataFrame([{"text": u.text, "start": u.start, "score": u.score}
+                          for u in ex.plots.strongest(shown, top_k)], columns=["text", "start", "score"])
     t1.dataframe(table, hide_index=True, width="stretch")
-    t2.plotly_chart(plots.top_units(shown, top_k, signed), width="stretch")
+    t2.plotly_chart(ex.plots.top_units(shown, top_k), width="stretch")
     downloads(exp, shown, scale)
 
 
@@ -180,24 +172,20 @@ def details(exp: ex.Explanation) -> None:
         facts.append(f"baseline token: {exp.options['baseline']}")
     facts.append(f"{exp.extras.get('seconds', 0):.2f} s")
     st.caption(" · ".join(facts))
-    if exp.delta is not None and exp.baseline_score is not None:
-        gap = exp.score - exp.baseline_score
-        share = abs(exp.delta) / max(abs(gap), 1e-12)
-        text = (f"Attributions sum to F(x) − F(baseline) = {exp.score:.4f} − {exp.baseline_score:.4f} = {gap:+.4f}; "
-                f"convergence error {exp.delta:+.2e} ({share:.1%}).")
-        if share > WARN_DELTA:
+    if exp.convergence_error is not None:
+        text = (f"Attributions sum to F(x) − F(baseline) = {exp.score:.4f} − {exp.baseline_score:.4f} = "
+                f"{exp.gap:+.4f}; convergence error {exp.delta:+.2e} ({exp.convergence_error:.1%}).")
+        if not exp.converged:
             st.warning(text + " That is large: raise the number of steps for trustworthy scores.", icon="⚠️")
-            steps = exp.options.get("n_steps")
-            if steps is not None and steps < 2000:
-                more = min(4 * steps, 2000)
+            more = ex.more_steps(exp.options)
+            if more is not None:
                 st.button(f"Re-run with {more} steps", on_click=more_steps, args=(more,), type="primary")
         else:
             st.caption(text)
-    if "hypothesis_total" in exp.extras and exp.baseline_score is not None:
-        gap = exp.score - exp.baseline_score
+    if "hypothesis_total" in exp.extras and exp.gap is not None:
         total = exp.extras["hypothesis_total"]
         st.caption(f"Hypothesis tokens (template and label words, all pairs) contribute {total:+.4f} of the "
-                   f"{gap:+.4f} change ({abs(total) / max(abs(gap), 1e-12):.0%}); the text's words the rest.")
+                   f"{exp.gap:+.4f} change ({exp.share_of_gap(total):.0%}); the text's words the rest.")
 
 
 def downloads(exp: ex.Explanation, shown, scale: float) -> None:
@@ -205,7 +193,7 @@ def downloads(exp: ex.Explanation, shown, scale: float) -> None:
     d1, d2, d3, d4 = st.columns(4)
     d1.download_button("Explanation (JSON)", exp.to_json(indent=2), "explanation.json", "application/json")
     d2.download_button("Scores (CSV)", table.to_csv(index=False), "scores.csv", "text/csv")
-    d3.download_button("Report (HTML)", xhtml.report(exp, shown, scale), "report.html", "text/html")
+    d3.download_button("Report (HTML)", ex.html.report(exp, shown, scale), "report.html", "text/html")
     with d4.popover("Copy link"):
         st.caption("This link reopens the same view:")
         st.code(state.share_link(), language=None, wrap_lines=True)
@@ -218,12 +206,12 @@ def main() -> None:
         st.info("Pick a checkpoint in the sidebar; the built-ins work offline.")
         return
     st.session_state["task"] = clf.task
-    st.session_state["default_template"] = zs.default_template(clf)
+    st.session_state["default_template"] = ex.default_template(clf)
     req = state.request()
     cols = st.columns(len(EXAMPLES))
     for col, (label, example) in zip(cols, EXAMPLES):
         col.button(label, on_click=use_example, args=(example,), width="stretch")
-    labels, problems = candidate_labels(req, clf)
+    labels, problems = target_labels(req)
     form(req, clf, labels)
     for problem in problems:
         st.error(problem, icon="⚠️")

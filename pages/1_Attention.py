@@ -2,27 +2,15 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 import explainers as ex
-from explainers.attention import COMBINATIONS, combine_heads, difference, from_reader, rollout, shown_tokens
-from explainers import html as xhtml
-from explainers import plots
-from explainers.words import fold, seen_until
+from explainers import COMBINATIONS, combine_heads, difference, from_reader, shown_tokens
 from studio import models, sidebar, state
 
 STREAMS = {"encoder": "encoder self-attention", "decoder": "decoder self-attention",
            "cross": "cross-attention (decoder → encoder)"}
 GRID_TOKENS = 40  # the head grid draws every head: fewer tokens per map keep it legible
-
-
-def reader_name(maps: ex.AttentionMaps, name: str) -> str:
-    """The position the classification head reads, in words."""
-    reads = maps.streams[name].reads
-    if reads is None:
-        return "every token (mean-pooled)"
-    return maps.streams[name].query_tokens[0] if reads == 0 else f"the final EOS (position {reads})"
 
 
 def shown_caption(keep, total: int, special: np.ndarray, hide_special: bool, why: str) -> str:
@@ -70,16 +58,16 @@ def by_layer(maps: ex.AttentionMaps, stream: str, how: str, top_k: int, hide_spe
     s = maps.streams[stream]
     rows = from_reader(combine_heads(s, how), s.reads)
     keep = shown_tokens(rows.max(axis=0), s.key_special, top_k, hide_special)
-    reader = reader_name(maps, stream)
+    reader = s.reader
     st.subheader(f"From {reader}, layer by layer")
-    st.plotly_chart(plots.attention_by_layer(rows, s.key_tokens, keep, reader, title="",
+    st.plotly_chart(ex.plots.attention_by_layer(rows, s.key_tokens, keep, reader, title="",
                                              value="relevance" if how == "gradient" else "attention"),
                     width="stretch")
     st.caption(shown_caption(keep, len(s.key_tokens), s.key_special, hide_special, "attention from it")
                + f" Heads combined by {COMBINATIONS[how]}.")
     if s.head_relevance is not None:
         with st.expander(f"Which heads matter for {maps.target}", expanded=how == "gradient"):
-            st.plotly_chart(plots.head_relevance(s.head_relevance, maps.target), width="stretch")
+            st.plotly_chart(ex.plots.head_relevance(s.head_relevance, maps.target), width="stretch")
             st.caption("Each head's sum of (attention × d score / d attention), negatives clipped: "
                        f"heads whose attention pushes the score of {maps.target} up.")
 
@@ -99,60 +87,49 @@ def one_layer(maps: ex.AttentionMaps, stream: str, how: str, top_k: int, hide_sp
     if s.reads is not None:  # the row the classifier reads stays, special token or not
         q_keep = np.union1d(q_keep, [s.reads])
     title = f"Layer {layer + 1}, " + (f"heads combined ({how})" if head == "combined" else f"head {head}")
-    st.plotly_chart(plots.attention_matrix(matrix, s.query_tokens, s.key_tokens, q_keep, keep, title,
+    st.plotly_chart(ex.plots.attention_matrix(matrix, s.query_tokens, s.key_tokens, q_keep, keep, title,
                                            value="relevance" if how == "gradient" and head == "combined"
                                            else "attention"), width="stretch")
-    kept_row = f"; the row of {reader_name(maps, stream)} is always shown. " if s.reads is not None else ". "
+    kept_row = f"; the row of {s.reader} is always shown. " if s.reads is not None else ". "
     st.caption("Rows attend to columns" + kept_row
                + shown_caption(keep, len(s.key_tokens), s.key_special, hide_special, "attention received"))
     with st.expander(f"All {s.heads} heads of layer {layer + 1}"):
         grid_k = min(top_k, GRID_TOKENS)
         g_keep = shown_tokens(s.weights[layer].sum(axis=(0, 1)), s.key_special, grid_k, hide_special)
-        st.plotly_chart(plots.head_grid(s.weights[layer], s.query_tokens, s.key_tokens, g_keep, g_keep,
+        st.plotly_chart(ex.plots.head_grid(s.weights[layer], s.query_tokens, s.key_tokens, g_keep, g_keep,
                                         f"Layer {layer + 1}, every head"), width="stretch")
         st.caption(shown_caption(g_keep, len(s.key_tokens), s.key_special, hide_special, "attention received")
                    + f" The grid shows at most {GRID_TOKENS} tokens per head.")
     return layer
 
 
-def shares(values) -> np.ndarray:
-    values = np.abs(np.asarray(values, dtype=float))
-    total = values.sum()
-    return values / total if total > 0 else values
-
-
 def rollout_vs_attribution(maps: ex.AttentionMaps, how: str, exp: ex.Explanation | None) -> None:
     st.subheader("Attention rollout beside the word attributions")
-    s = maps.encoder
-    flow = from_reader(rollout(combine_heads(s, how)), s.reads)[-1]
-    words = fold(maps.text, flow, maps.token_offsets, maps.special_tokens, "sum",
-                 seen_until(maps.token_offsets, maps.special_tokens, maps.truncated))
+    words = ex.rollout_words(maps, how)
+    reader = maps.encoder.reader
     left, right = st.columns(2)
     with left:
         st.markdown(f"**Rollout** ({'gradient-weighted' if how == 'gradient' else how} heads), "
-                    f"from {reader_name(maps, 'encoder')} after the last layer")
-        scale = plots.scale_of([w.score for w in words])
-        st.html(xhtml.legend(scale, reader_name(maps, "encoder"), signed=False))
-        st.html(xhtml.text_panel(maps.text, words, scale))
+                    f"from {reader} after the last layer")
+        scale = ex.plots.scale_of([w.score for w in words])
+        st.html(ex.html.legend(scale, reader, signed=False))
+        st.html(ex.html.text_panel(maps.text, words, scale))
     if exp is None:
         return
     with right:
         st.markdown(f"**{ex.METHODS[exp.method].title}** for **{exp.target}** (the Explain page's settings)")
-        scale = plots.scale_of([w.score for w in exp.words])
-        st.html(xhtml.legend(scale, exp.target, bool(exp.extras.get("signed", True))))
-        st.html(xhtml.text_panel(exp.text, exp.words, scale))
+        scale = ex.plots.scale_of([w.score for w in exp.words])
+        st.html(ex.html.legend(scale, exp.target, bool(exp.extras.get("signed", True))))
+        st.html(ex.html.text_panel(exp.text, exp.words, scale))
     if len(words) != len(exp.words):
         return
-    table = pd.DataFrame({"word": [f"{w.text} ({w.start})" for w in words],  # repeated words kept apart
-                          "rollout": shares([w.score for w in words]),
-                          "attribution": shares([w.score for w in exp.words])})
-    rho = table["rollout"].corr(table["attribution"], method="spearman")
-    top = table.assign(both=table["rollout"] + table["attribution"]).nlargest(15, "both")
-    st.plotly_chart(plots.paired_words(top["word"], top["rollout"], top["attribution"], "rollout",
-                                       f"|{ex.METHODS[exp.method].title}|", "Share of each word, top 15"), width="stretch")
-    st.caption(f"Spearman rank correlation between rollout and |attribution| over all {len(table)} words: "
-               f"{rho:.2f}. Attention says where information flows, attribution what moves the score; "
-               "they often disagree.")
+    st.plotly_chart(ex.plots.paired_words([f"{w.text} ({w.start})" for w in words],  # repeated words kept apart
+                                          ex.shares(words), ex.shares(exp.words), "rollout",
+                                          f"|{ex.METHODS[exp.method].title}|", "Share of each word, top 15", top=15),
+                    width="stretch")
+    st.caption(f"Spearman rank correlation between rollout and |attribution| over all {len(words)} words: "
+               f"{ex.rank_correlation(words, exp.words):.2f}. Attention says where information flows, attribution "
+               "what moves the score; they often disagree.")
 
 
 def base_comparison(req: state.Request, maps: ex.AttentionMaps, stream: str, how: str,
@@ -177,13 +154,13 @@ def base_comparison(req: state.Request, maps: ex.AttentionMaps, stream: str, how
     s = maps.streams[stream]
     rows = from_reader(diff, s.reads)
     keep = shown_tokens(np.abs(rows).max(axis=0), s.key_special, top_k, hide_special)
-    reader = reader_name(maps, stream)
-    st.plotly_chart(plots.attention_by_layer(rows, s.key_tokens, keep, reader, diverging=True, value="difference",
+    reader = s.reader
+    st.plotly_chart(ex.plots.attention_by_layer(rows, s.key_tokens, keep, reader, diverging=True, value="difference",
                                              title=f"From {reader}: {req.checkpoint} minus {other}"),
                     width="stretch")
     matrix = diff[layer]
     keep_full = shown_tokens(np.abs(matrix).sum(axis=0), s.key_special, top_k, hide_special)
-    st.plotly_chart(plots.attention_matrix(matrix, s.query_tokens, s.key_tokens, keep_full, keep_full,
+    st.plotly_chart(ex.plots.attention_matrix(matrix, s.query_tokens, s.key_tokens, keep_full, keep_full,
                                            f"Layer {layer + 1}: {req.checkpoint} minus {other}", diverging=True,
                                            value="difference"), width="stretch")
     st.caption(f"Blue: {req.checkpoint} attends more than {other}; red: less (heads combined by {how}). "
@@ -204,7 +181,7 @@ def main() -> None:
         if clf.labels:
             target = st.selectbox("Score to weight heads by (gradient-weighted combination)", [""] + list(clf.labels),
                                   key=state.widget_default("attn.target", ""),
-                                  format_func=lambda l: l or "the predicted label")
+                                  format_func=lambda c: c or "the predicted label")
         st.form_submit_button("Show attention", type="primary",
                               on_click=lambda: state.update(text=st.session_state.get("w.text", req.text)))
     state.publish()
@@ -224,9 +201,9 @@ def main() -> None:
     if stream != "encoder":
         st.caption("Decoder positions hold the text shifted right: position i holds token i − 1, and position 0 "
                    "the decoder start token.")
-    if clf.family.encoder_decoder:
-        st.caption("Rollout follows the encoder's self-attention to its final EOS; the decoder's self- and "
-                   "cross-attention are in the views above.")
+    if len(maps.streams) > 1:
+        st.caption(f"Rollout follows the encoder's self-attention to {maps.encoder.reader}; the decoder's self- "
+                   "and cross-attention are in the views above.")
     rollout_vs_attribution(maps, how, models.safely(st.empty(), models.explain_request, req))
     base_comparison(req, maps, stream, how, layer, top_k, hide_special)
 

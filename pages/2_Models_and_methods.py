@@ -3,8 +3,6 @@ import pandas as pd
 import streamlit as st
 
 import explainers as ex
-from explainers.attention import COMBINATIONS
-from explainers.builtins import BUILTINS
 from studio import models, sidebar
 
 clf = sidebar.render()
@@ -13,7 +11,7 @@ st.title("Models & methods")
 st.subheader("Checkpoints")
 st.markdown("Built-ins ship with the app and work offline. Hub checkpoints are downloaded on first use "
             "(when the server can reach the Hugging Face Hub); custom model code is never run.")
-rows = [{"checkpoint": f"builtin:{name}", "what": spec.title, "offline": "yes"} for name, spec in BUILTINS.items()]
+rows = [{"checkpoint": f"builtin:{name}", "what": spec.title, "offline": "yes"} for name, spec in ex.BUILTINS.items()]
 rows += [{"checkpoint": ckpt, "what": what, "offline": "no"} for ckpt, what in models.CURATED.items()]
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
 st.caption("Supported families: " + ", ".join(f.name for f in ex.FAMILIES) + ".")
@@ -31,7 +29,7 @@ for name, method in ex.METHODS.items():
 st.subheader("Attention views")
 st.markdown("The Attention page reads every layer's and head's attention from an eager copy of the model that "
             "shares its weights. Heads are combined by:\n\n"
-            + "\n".join(f"- **{name}**: {what}" for name, what in COMBINATIONS.items())
+            + "\n".join(f"- **{name}**: {what}" for name, what in ex.COMBINATIONS.items())
             + "\n\nRollout (Abnar and Zuidema 2020) adds the identity for the residual stream to each layer's "
               "combined map, renormalises the rows and multiplies through the layers.")
 

@@ -10,7 +10,6 @@ from contextvars import ContextVar
 import streamlit as st
 
 import explainers as ex
-from explainers.builtins import BUILTINS
 
 CURATED = {
     "distilbert-base-uncased-finetuned-sst-2-english": "DistilBERT, SST-2 sentiment",
@@ -33,7 +32,7 @@ def local_folders_allowed() -> bool:
 
 def choices() -> dict[str, str]:
     """Picker entries: checkpoint id -> caption."""
-    out = {f"builtin:{name}": f"built-in: {spec.title}" for name, spec in BUILTINS.items()}
+    out = {f"builtin:{name}": f"built-in: {spec.title}" for name, spec in ex.BUILTINS.items()}
     out.update(CURATED)
     return out
 
@@ -46,9 +45,8 @@ def _names(label_names: str) -> list[str] | None:
 @st.cache_resource(max_entries=MAX_MODELS, show_spinner=False)
 def load(checkpoint: str, revision: str = "", label_names: str = "") -> ex.Classifier:
     """One instance per (checkpoint, revision, label names) for the whole process. Failures are not cached."""
-    if not checkpoint.startswith(ex.checkpoints.BUILTIN_PREFIX) and os.path.exists(checkpoint):
-        if not local_folders_allowed():
-            raise ex.ExplainerError("Local folders are disabled on this server (STUDIO_ALLOW_LOCAL=1 enables them).")
+    if ex.source_of(checkpoint) == "local" and not local_folders_allowed():
+        raise ex.ExplainerError("Local folders are disabled on this server (STUDIO_ALLOW_LOCAL=1 enables them).")
     return ex.load(checkpoint, revision=revision or None, label_names=_names(label_names),
                    max_parameters=MAX_PARAMETERS)
 
@@ -56,40 +54,36 @@ def load(checkpoint: str, revision: str = "", label_names: str = "") -> ex.Class
 _PROGRESS: ContextVar = ContextVar("progress", default=None)
 
 
-def explain(checkpoint: str, revision: str, label_names: str, text: str, method: str, target: str, contrast: str,
-            labels: str, template: str, multi_label: bool, mode: str, hypothesis: str, options: tuple,
-            progress=None) -> ex.Explanation:
-    """Cached by everything the explanation depends on; ``progress`` is told how far a computation is.
+def explain_request(req, progress=None) -> ex.Explanation:
+    """The explanation a page's request (``studio.state.Request``) asks for, cached by everything it
+    depends on; ``progress`` is told how far a computation is.
 
     A process-wide LRU rather than st.cache_data: Streamlit replays elements
     touched inside a cached function, and a progress bar must be touched.
     """
     token = _PROGRESS.set(progress)
     try:
-        return _explain(checkpoint, revision, label_names, text, method, target, contrast, labels, template,
-                        multi_label, mode, hypothesis, options)
+        return _explain(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
+                        req.contrast, tuple(sorted(req.task_inputs(load(req.checkpoint, req.revision,
+                                                                          req.label_names).task).items())),
+                        tuple(sorted(req.options.items())))
     finally:
         _PROGRESS.reset(token)
 
 
 @functools.lru_cache(maxsize=256)
-def _explain(checkpoint, revision, label_names, text, method, target, contrast, labels, template, multi_label,
-             mode, hypothesis, options) -> ex.Explanation:
+def _explain(checkpoint, revision, label_names, text, method, target, contrast, task_inputs,
+             options) -> ex.Explanation:
     clf = load(checkpoint, revision, label_names)
-    task = {}
-    if clf.task == "embedding" or (clf.task == "nli" and mode == "labels"):
-        task = {"labels": labels, "template": template or None, "multi_label": multi_label}
-    elif clf.task == "nli":
-        task = {"hypothesis": hypothesis}
     return ex.explain(clf, text, method=method, target=target or None, contrast=contrast or None,
-                      progress=_PROGRESS.get(), **task, **dict(options))
+                      progress=_PROGRESS.get(), **dict(task_inputs), **dict(options))
 
 
-def explain_request(req, progress=None) -> ex.Explanation:
-    """The explanation a page's request (``studio.state.Request``) asks for, cached."""
-    return explain(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target, req.contrast,
-                   req.labels, req.template, req.multi_label, req.mode, req.hypothesis,
-                   tuple(sorted(req.options.items())), progress=progress)
+def task(req) -> ex.Task:
+    """The task the request asks of its checkpoint (its labels name the targets); ExplainerError
+    when the request's labels, template or hypothesis cannot make one."""
+    clf = load(req.checkpoint, req.revision, req.label_names)
+    return ex.task_for(clf, **req.task_inputs(clf.task))
 
 
 @functools.lru_cache(maxsize=4)  # maps of a 512-token text are tens of MB (BART-large: GB): keep few

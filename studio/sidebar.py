@@ -91,8 +91,7 @@ def _facts(clf: ex.Classifier, req: state.Request) -> None:
     if clf.labels:
         rows.append(("labels", ", ".join(clf.labels)))
     st.markdown("\n".join(f"- **{k}**: {v}" for k, v in rows))
-    generic = clf.labels and all(ex.checkpoints._GENERIC_LABEL.match(l) for l in clf.labels)
-    if generic or req.label_names:
+    if clf.has_generic_labels or req.label_names:
         key = state.widget_default("label_names", req.label_names)
         st.text_input("Display names for the labels", key=key, placeholder="negative, positive",
                       help="Comma-separated, one per label, in index order.",

@@ -39,6 +39,16 @@ class Request:
     contrast: str = ""
     options: dict = field(default_factory=dict)
 
+    def task_inputs(self, kind: str) -> dict:
+        """What this request gives a checkpoint of ``kind`` (Classifier.task): candidate labels for
+        zero-shot, a hypothesis for an NLI pair, nothing for a fine-tuned classifier. The library's
+        ``task_for`` decides the task from them."""
+        if kind == "embedding" or (kind == "nli" and self.mode == "labels"):
+            return {"labels": self.labels, "template": self.template or None, "multi_label": self.multi_label}
+        if kind == "nli":
+            return {"hypothesis": self.hypothesis}
+        return {}
+
     def query(self) -> dict[str, str]:
         """The request as query parameters (defaults left out, long text left out)."""
         default = Request()

@@ -1,26 +1,12 @@
 """The Streamlit app through streamlit.testing.v1.AppTest: wiring, state, URL, errors."""
 import json
-from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import explainers as ex
 import studio.models
-
-TIMEOUT = 300  # model loading on a cold cache
-APP = str(Path(__file__).resolve().parents[1] / "app.py")
-
-
-def app(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    return at.run()
-
-
-def specs(at) -> list[dict]:
-    return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+from helpers import app, specs
 
 
 def highlighted(at) -> str:

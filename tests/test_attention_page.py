@@ -7,7 +7,7 @@ import pytest
 
 import explainers as ex
 from explainers.attention import combine_heads, from_reader
-from test_app import app, specs
+from helpers import app, specs
 
 PAGE = "pages/1_Attention.py"
 
@@ -51,7 +51,8 @@ def test_default_page_shows_every_view_on_the_builtins():
     assert "[CLS]" not in words and "[SEP]" not in words  # special tokens hidden by default, and said so
     assert any("2 special tokens hidden" in c for c in captions(at))
     cols = [int(label.rsplit("·", 1)[1]) for label in first["x"]]
-    np.testing.assert_allclose(array(first["z"]), from_reader(combine_heads(maps.encoder, "mean"), 0)[:, cols], atol=1e-6)
+    np.testing.assert_allclose(array(first["z"]), from_reader(combine_heads(maps.encoder, "mean"), 0)[:, cols],
+                               atol=1e-6)
     difference = [h for h in heatmaps(at) if h.get("zmid") == 0]
     assert len(difference) == 2  # reader rows by layer and one full layer, centred on zero
     base = ex.attention(ex.load("builtin:minilm-base"), text)
