@@ -37,11 +37,12 @@ def render() -> ex.Classifier | None:
         options = models.choices()
         listed = list(options)
         extra = [models.OTHER] + ([models.LOCAL] if models.local_folders_allowed() else [])
-        current = req.checkpoint if req.checkpoint in listed else models.OTHER
+        local = req.checkpoint not in listed and models.LOCAL in extra and ex.source_of(req.checkpoint) == "local"
+        current = req.checkpoint if req.checkpoint in listed else (models.LOCAL if local else models.OTHER)
         choice_key = state.widget_default("choice", current)
-        hub_key = state.widget_default("hub", "" if req.checkpoint in listed else req.checkpoint)
+        hub_key = state.widget_default("hub", "" if req.checkpoint in listed or local else req.checkpoint)
         rev_key = state.widget_default("revision", req.revision)
-        local_key = state.widget_default("local", "")
+        local_key = state.widget_default("local", req.checkpoint if local else "")
         args = (choice_key, hub_key, rev_key, local_key)
         st.selectbox("Checkpoint", listed + extra, key=choice_key, on_change=_set_checkpoint, args=args,
                      format_func=lambda c: c if c in extra else f"{c}", help="Built-ins work offline.")

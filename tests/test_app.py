@@ -233,3 +233,12 @@ def test_large_convergence_error_warns_and_offers_more_steps():
     assert at.session_state["request"].options["n_steps"] == 32
     assert at.number_input(key="w.opt.integrated_gradients.n_steps").value == 32
     assert any("32 steps" in c.value for c in at.caption)
+
+
+def test_a_local_folder_in_the_url_shows_as_a_local_folder(local, tiny_folder):
+    folder = str(tiny_folder("bert"))
+    at = app(checkpoint=folder, text="a gripping film")
+    assert not at.exception
+    assert at.selectbox(key="w.choice").value == "Local folder…"
+    assert at.text_input(key="w.local").value == folder
+    assert at.session_state["request"].checkpoint == folder and specs(at)
