@@ -379,6 +379,9 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
 def source_of(checkpoint: str) -> str:
     """Where a checkpoint comes from: "builtin" (``builtin:<name>``), "local" (a path on this
     machine) or "hub" (anything else, read as a hub id)."""
+    if not isinstance(checkpoint, str):
+        raise ExplainerError(f"A checkpoint is a string (a hub id, a folder or 'builtin:<name>'), "
+                             f"not {type(checkpoint).__name__}.")
     checkpoint = checkpoint.strip()
     if checkpoint.startswith(BUILTIN_PREFIX):
         return "builtin"

@@ -81,7 +81,8 @@ def top_units(items: list[Unit], k: int = 15) -> go.Figure:
     limit = scale_of([u.score for u in order]) or 1.0
     fig = go.Figure(go.Bar(
         x=[u.score for u in order], y=[_plain(f"{u.text} ({u.start})") for u in order], orientation="h",
-        marker=dict(color=[u.score for u in order], colorscale=DIVERGING, cmin=-limit, cmax=limit), hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
+        marker=dict(color=[u.score for u in order], colorscale=DIVERGING, cmin=-limit, cmax=limit),
+        hovertemplate="%{y}: %{x:.4g}<extra></extra>"))
     fig.update_layout(title=f"Top {len(order)} by |attribution|", yaxis=dict(autorange="reversed", type="category"),
                       height=max(160, 24 * len(order) + 90), margin=dict(l=10, r=10, t=40, b=30),
                       xaxis_title="attribution")

@@ -117,6 +117,8 @@ def test_where_a_checkpoint_comes_from(tmp_path):
     assert ex.source_of(str(file)) == "local"
     with pytest.raises(ex.ExplainerError, match="is a file; give the folder"):
         ex.load(str(file))
+    with pytest.raises(ex.ExplainerError, match="is a string"):
+        ex.source_of(None)
 
 
 def test_generic_labels_are_known_before_and_after_renaming(tiny, tmp_path):
