@@ -87,25 +87,26 @@ def explain(clf: Classifier, text: str, method: str = "integrated_gradients", ta
     def f(label_logits: torch.Tensor) -> float:  # F from the model's own forward pass, as the scorer computes it
         return float(task.explained(label_logits.unsqueeze(0), t, v, opts["output"])[0])
 
-    return _explanation(task, x, text, view, result, m, opts, target=(names[0], t), versus=names[1], score=f(logits),
+    return _explanation(task, x, text, view, result, m, opts, target=names[0], versus=names[1], target_index=t,
+                        score=f(logits),
                         baseline_score=f(task.logits(x, scorer.baseline_ids)) if opts.get("baseline") else None,
                         prediction=task.prediction(probabilities), started=started)
 
 
 def _explanation(task: Task, x: Input, text: str, view: TextTokens, result: Attribution, m: Method, opts: dict, *,
-                 target: tuple[str, int], versus: str | None, score: float, baseline_score: float | None,
+                 target: str, versus: str | None, target_index: int, score: float, baseline_score: float | None,
                  prediction: Prediction, started: float) -> Explanation:
     """The one place an Explanation is built: the text's slots become tokens and words, the rest
-    (hypotheses, padding) goes to the task's extras. ``target``: its name, and its index in x."""
+    (hypotheses, padding) goes to the task's extras. ``target_index``: the target among x's labels."""
     slots = result.token_scores
     tokens = slots[:len(view.tokens)]
-    extras = {"task": task.kind, **task.extras(x, slots, target[1]),
+    extras = {"task": task.kind, **task.extras(x, slots, target_index),
               **({"contrast": versus} if versus is not None else {})}
     words = fold(text, tokens, view.offsets, view.special, opts["aggregation"], view.limit)
     extras.update(seconds=round(time.perf_counter() - started, 4), signed=m.signed)
     return Explanation(
         text=text, tokens=view.tokens, token_offsets=view.offsets, special_tokens=view.special, token_scores=tokens,
-        words=words, target=target[0], score=score, baseline_score=baseline_score, delta=result.delta, method=m.name,
+        words=words, target=target, score=score, baseline_score=baseline_score, delta=result.delta, method=m.name,
         options=opts, provenance=dict(task.clf.provenance), prediction=prediction, truncated=view.truncated,
         extras=extras)
 
