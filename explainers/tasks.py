@@ -39,6 +39,7 @@ class Task:
     multi_label: bool
     notices: tuple[str, ...] = ()  # what was changed in the request (duplicate labels removed, ...)
     kind: ClassVar[str]
+    candidates: ClassVar[bool] = False  # the labels are the request's candidates, not the model's own
 
     # -- what every task defines -------------------------------------------
     def read(self, text: str) -> Input:
@@ -65,7 +66,14 @@ class Task:
     # -- shared ---------------------------------------------------------------
     @property
     def label_listing(self) -> str:
+        if self.candidates:
+            return "the candidate labels are: " + ", ".join(self.labels)
         return self.clf.label_listing
+
+    def candidate_extras(self, template: str) -> dict:
+        """What a zero-shot explanation records of its request."""
+        return {"labels": list(self.labels), "template": template, "multi_label": self.multi_label,
+                "notices": list(self.notices)}
 
     def label_index(self, label: str | int | None, default: int) -> int:
         return label_index(self.labels, label, default, self.label_listing)
@@ -164,15 +172,12 @@ class Similarity(Task):
 
     template: str = zs.DEFAULT_TEMPLATE_SIMILARITY
     kind: ClassVar[str] = "zero-shot-similarity"
+    candidates: ClassVar[bool] = True
 
     @cached_property
     def hypotheses(self) -> torch.Tensor:
         """[labels, D]: computed on first use, not when a page only asks for the labels."""
         return zs.sentence_embeddings(self.clf, [self.template.format(label) for label in self.labels])
-
-    @property
-    def label_listing(self) -> str:
-        return "the candidate labels are: " + ", ".join(self.labels)
 
     def read(self, text: str) -> Encoded:
         return encode(self.clf, text)
@@ -202,8 +207,7 @@ class Similarity(Task):
         return out
 
     def extras(self, x, slot_scores, target) -> dict:
-        return {"labels": list(self.labels), "template": self.template, "multi_label": self.multi_label,
-                "notices": list(self.notices), "scale": zs.SCALE,
+        return {**self.candidate_extras(self.template), "scale": zs.SCALE,
                 **({"center": zs.CENTER} if self.multi_label else {})}
 
 
@@ -244,7 +248,7 @@ class _NLI(Task):
         """Each pair's positions mapped through the family's owners (BART's shifted decoder),
         then onto the slots: premise tokens, each pair's hypothesis region, padding."""
         n_pairs, width = x.input_ids.shape
-        where = zs.slots(x).owners
+        where = x.slots.owners
         per_pair = [self.clf.family.owners(width, final=int(x.reads[p])) for p in range(n_pairs)]
         return tuple(np.take_along_axis(where, np.stack([own[use] for own in per_pair]), axis=1)
                      for use in range(len(per_pair[0])))
@@ -254,7 +258,7 @@ class _NLI(Task):
 
     def extras(self, x: zs.Pairs, slot_scores: np.ndarray, target: int) -> dict:
         """Each pair's hypothesis tokens and their scores, reported apart from the text's words."""
-        where = zs.slots(x)
+        where = x.slots
         names = self.pair_names(x, target)
         hypotheses = [{"label": names[p], "hypothesis": x.hypotheses[p],
                        "tokens": list(x.tokens[p][int(x.premise_end[p]):]), "scores": slot_scores[a:b].tolist()}
@@ -272,14 +276,11 @@ class NLIZeroShot(_NLI):
 
     template: str = zs.DEFAULT_TEMPLATE
     kind: ClassVar[str] = "zero-shot"
+    candidates: ClassVar[bool] = True
 
     @cached_property
     def entail_contradiction(self) -> tuple[int, int]:
         return zs.nli_indices(self.clf)
-
-    @property
-    def label_listing(self) -> str:
-        return "the candidate labels are: " + ", ".join(self.labels)
 
     def pair_labels(self, logits: torch.Tensor) -> torch.Tensor:
         entail, contradiction = self.entail_contradiction
@@ -300,8 +301,7 @@ class NLIZeroShot(_NLI):
         return [self.labels[self.hypotheses.index(h)] for h in x.hypotheses]
 
     def extras(self, x, slot_scores, target) -> dict:
-        return {"labels": list(self.labels), "template": self.template, "multi_label": self.multi_label,
-                "notices": list(self.notices), **super().extras(x, slot_scores, target)}
+        return {**self.candidate_extras(self.template), **super().extras(x, slot_scores, target)}
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,6 +15,7 @@ mean-pooled MiniLM sentence embeddings of the text and of each hypothesis.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -127,11 +128,15 @@ class Pairs:
         """[L, T]: the positions a baseline replaces (premise and hypothesis tokens)."""
         return self.sequence >= 0
 
+    @cached_property
+    def slots(self) -> Slots:
+        """Where each position's attribution goes (computed once per encoding)."""
+        return slots(self)
+
     @property
     def text_tokens(self) -> TextTokens:
         """The premise's tokens: the premise region of the longest pair (the others are its prefixes)."""
-        longest = int(np.argmax(self.premise_end))
-        width = int(self.premise_end[longest])
+        longest, width = int(np.argmax(self.premise_end)), self.slots.premise_tokens
         return TextTokens(self.tokens[longest][:width], self.offsets[longest, :width],
                           self.special[longest, :width], self.truncated)
 

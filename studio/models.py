@@ -64,9 +64,7 @@ def explain_request(req, progress=None) -> ex.Explanation:
     token = _PROGRESS.set(progress)
     try:
         return _explain(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
-                        req.contrast, tuple(sorted(req.task_inputs(load(req.checkpoint, req.revision,
-                                                                          req.label_names).task).items())),
-                        tuple(sorted(req.options.items())))
+                        req.contrast, tuple(sorted(task_inputs(req).items())), tuple(sorted(req.options.items())))
     finally:
         _PROGRESS.reset(token)
 
@@ -79,11 +77,15 @@ def _explain(checkpoint, revision, label_names, text, method, target, contrast, 
                       progress=_PROGRESS.get(), **dict(task_inputs), **dict(options))
 
 
+def task_inputs(req) -> dict:
+    """What the request gives its checkpoint: candidate labels, a hypothesis, or nothing."""
+    return req.task_inputs(load(req.checkpoint, req.revision, req.label_names).task)
+
+
 def task(req) -> ex.Task:
     """The task the request asks of its checkpoint (its labels name the targets); ExplainerError
     when the request's labels, template or hypothesis cannot make one."""
-    clf = load(req.checkpoint, req.revision, req.label_names)
-    return ex.task_for(clf, **req.task_inputs(clf.task))
+    return ex.task_for(load(req.checkpoint, req.revision, req.label_names), **task_inputs(req))
 
 
 @functools.lru_cache(maxsize=4)  # maps of a 512-token text are tens of MB (BART-large: GB): keep few
