@@ -7,14 +7,15 @@
 
 This package never imports streamlit: pages, the CLI and notebooks share it,
 and use only the names below (``__all__``); the modules behind them may change.
-``ex.plots`` (plotly figures) and ``ex.html`` (escaped HTML) are imported on
-first use.
+``ex.plots`` (plotly figures), ``ex.html`` (escaped HTML), ``ex.batch``
+(datasets: files, chunked runs, summaries) and ``ex.report`` (a dataset's rows
+and its standalone HTML report) are imported on first use.
 """
 __version__ = "0.1.0"
 
 import importlib
 
-from .api import explain, predict
+from .api import explain, explain_many, predict
 from .attention import (
     COMBINATIONS,
     attention,
@@ -35,15 +36,15 @@ from .words import rank_correlation, shares
 from .zeroshot import default_template
 
 __all__ = [
-    "load", "source_of", "predict", "explain", "attention", "task_for",
+    "load", "source_of", "predict", "explain", "explain_many", "attention", "task_for",
     "Classifier", "Task", "Explanation", "Prediction", "Word", "AttentionMaps", "AttentionStream", "ExplainerError",
     "METHODS", "FAMILIES", "TASKS", "BUILTINS", "COMBINATIONS", "CONVERGENCE_WARNING",
     "combine_heads", "from_reader", "rollout", "rollout_words", "difference", "shown_tokens",
     "rank_correlation", "shares", "more_steps", "default_template",
-    "plots", "html", "__version__",
+    "plots", "html", "batch", "__version__",
 ]
 
-_LAZY = ("plots", "html")  # plotly is only imported by what draws figures
+_LAZY = ("plots", "html", "batch")  # plotly and pandas: imported by what draws figures or reads tables
 
 
 def __getattr__(name: str):

@@ -1,12 +1,15 @@
 """The public calls: predict and explain, one path for every task.
 
-explain: decide the task, read the text, predict, pick target and contrast,
-resolve the auto baseline, build the task's scorer, attribute, and build the
-Explanation in one place (``_explanation``).
+explain (one text) and explain_many (several, sharing passes where that changes
+nothing) take one road: decide the task; read each text, predict, pick target
+and contrast, resolve the auto baseline (``_read``); build the task's scorer
+over one text or a stack of them, attribute; and build each Explanation in one
+place (``_explanation``).
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -17,7 +20,7 @@ from .attribution import method as get_method
 from .checkpoints import Classifier
 from .errors import ExplainerError
 from .results import Explanation, Prediction
-from .scoring import TextTokens, baseline_ids, check_text
+from .scoring import TextTokens, baseline_ids, check_text, pad_rows
 from .tasks import Input, Task, task_for
 from .words import fold, split_words, token_words
 
@@ -66,12 +69,43 @@ def explain(clf: Classifier, text: str, method: str = "integrated_gradients", ta
     an NLI checkpoint on the pair (text, hypothesis). ``progress(fraction)``
     is called as the method's examples go through the model.
     """
-    started = time.perf_counter()
     task = task_for(clf, labels=labels, template=template, multi_label=multi_label, hypothesis=hypothesis)
-    m = get_method(method)
-    opts = m.resolve(options)
-    if progress is not None and not callable(progress):
-        raise ExplainerError("progress must be a function of one number (the fraction done).")
+    return _explain(task, [text], get_method(method), options, target, contrast, 1, progress)[0]
+
+
+def explain_many(clf: Classifier, texts: Sequence[str], method: str = "integrated_gradients",
+                 target: str | int | None = None, *, labels=None, template: str | None = None,
+                 multi_label: bool = False, contrast: str | int | None = None, hypothesis: str | None = None,
+                 batch_size: int = 8, progress=None, **options) -> list[Explanation]:
+    """``explain`` for each text, the same results; ``batch_size`` texts share each forward and
+    backward pass where that changes nothing (integrated gradients, saliency and input x gradient
+    on classifiers and similarity zero-shot); otherwise one text at a time. ``target``: a label for
+    every text, or None for each text's predicted label. ``progress(fraction)`` covers all texts.
+    """
+    task = task_for(clf, labels=labels, template=template, multi_label=multi_label, hypothesis=hypothesis)
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1024:
+        raise ExplainerError(f"batch_size must be a whole number from 1 to 1024, got {batch_size!r}.")
+    return _explain(task, _check_texts(texts), get_method(method), options, target, contrast, batch_size, progress)
+
+
+@dataclass(frozen=True, eq=False)
+class _Row:
+    """One text read, predicted and resolved, ready to be attributed."""
+
+    text: str
+    x: Input  # focused: only what the explained score depends on
+    logits: torch.Tensor  # x's label logits, from the model's own forward pass
+    prediction: Prediction
+    target: int  # indices among x's labels
+    versus: int | None
+    names: tuple[str, str | None]
+    opts: dict  # the method's options, the auto baseline resolved
+    baseline_ids: torch.Tensor
+    seconds: float
+
+
+def _read(task: Task, text: str, opts: dict, target, contrast) -> _Row:
+    started = time.perf_counter()
     x = task.read(text)
     logits = task.logits(x)
     probabilities = task.scores(logits).cpu().numpy()
@@ -79,36 +113,64 @@ def explain(clf: Classifier, text: str, method: str = "integrated_gradients", ta
     names = task.labels[t], (None if v is None else task.labels[v])
     x, logits, t, v = task.focus(x, logits, t, v)
     opts = _with_baseline(task, x, opts)
-    scorer = task.scorer(x, t, v, opts.get("baseline") or "pad", opts["output"])
-    view = x.text_tokens
-    result = attribute(m, scorer, opts, _words_of_slots(text, view, scorer.owners) if m.needs_words else None,
-                       progress)
-
-    def f(label_logits: torch.Tensor) -> float:  # F from the model's own forward pass, as the scorer computes it
-        return float(task.explained(label_logits.unsqueeze(0), t, v, opts["output"])[0])
-
-    return _explanation(task, x, text, view, result, m, opts, target=names[0], versus=names[1], target_index=t,
-                        score=f(logits),
-                        baseline_score=f(task.logits(x, scorer.baseline_ids)) if opts.get("baseline") else None,
-                        prediction=task.prediction(probabilities), started=started)
+    base = baseline_ids(task.clf, x, opts.get("baseline") or "pad")
+    return _Row(text, x, logits, task.prediction(probabilities), t, v, names, opts, base,
+                time.perf_counter() - started)
 
 
-def _explanation(task: Task, x: Input, text: str, view: TextTokens, result: Attribution, m: Method, opts: dict, *,
-                 target: str, versus: str | None, target_index: int, score: float, baseline_score: float | None,
-                 prediction: Prediction, started: float) -> Explanation:
+def _explain(task: Task, texts: list[str], m: Method, options: dict, target, contrast, batch_size: int,
+             progress) -> list[Explanation]:
+    """Read every text, attribute them in groups of similar length (one group per pass where the
+    method and task allow it), and build each Explanation."""
+    opts = m.resolve(options)
+    if progress is not None and not callable(progress):
+        raise ExplainerError("progress must be a function of one number (the fraction done).")
+    rows = [_read(task, text, opts, target, contrast) for text in texts]
+    width = batch_size if m.batched and task.stackable else 1
+    order = sorted(range(len(rows)), key=lambda i: rows[i].x.input_ids.shape[-1])  # less padding
+    out: list[Explanation | None] = [None] * len(rows)
+    for start in range(0, len(order), width):
+        indices = order[start:start + width]
+        group = [rows[i] for i in indices]
+        began = time.perf_counter()
+        x = task.stack([r.x for r in group])
+        base = group[0].baseline_ids if len(group) == 1 else pad_rows([r.baseline_ids for r in group])
+        scorer = task.scorer(x, [r.target for r in group],
+                             None if group[0].versus is None else [r.versus for r in group], base, opts["output"])
+        first = group[0]
+        words = _words_of_slots(first.text, first.x.text_tokens, scorer.owners) if m.needs_words else None
+        results = attribute(m, scorer, opts, words, _share(progress, start, len(group), len(rows)))
+        seconds = (time.perf_counter() - began) / len(group)
+        for i, row, result in zip(indices, group, results):
+            out[i] = _explanation(task, row, result, m, row.seconds + seconds)
+    return out
+
+
+def _share(progress, done: int, size: int, total: int):
+    """The progress of one group of ``size`` texts, as a share of all ``total`` texts."""
+    if progress is None:
+        return None
+    return lambda fraction: progress((done + fraction * size) / total)
+
+
+def _explanation(task: Task, row: _Row, result: Attribution, m: Method, seconds: float) -> Explanation:
     """The one place an Explanation is built: the text's slots become tokens and words, the rest
-    (hypotheses, padding) goes to the task's extras. ``target_index``: the target among x's labels."""
-    slots = result.token_scores
+    (hypotheses, padding) goes to the task's extras; F(x) and F(x') from the model's own forward pass."""
+    def f(label_logits: torch.Tensor) -> float:  # as the scorer computes it
+        return float(task.explained(label_logits.unsqueeze(0), row.target, row.versus, row.opts["output"])[0])
+
+    view, slots, opts = row.x.text_tokens, result.token_scores, row.opts
     tokens = slots[:len(view.tokens)]
-    extras = {"task": task.kind, **task.extras(x, slots, target_index),
-              **({"contrast": versus} if versus is not None else {})}
-    words = fold(text, tokens, view.offsets, view.special, opts["aggregation"], view.limit)
-    extras.update(seconds=round(time.perf_counter() - started, 4), signed=m.signed)
+    extras = {"task": task.kind, **task.extras(row.x, slots, row.target),
+              **({"contrast": row.names[1]} if row.versus is not None else {})}
+    words = fold(row.text, tokens, view.offsets, view.special, opts["aggregation"], view.limit)
+    extras.update(seconds=round(seconds, 4), signed=m.signed)
     return Explanation(
-        text=text, tokens=view.tokens, token_offsets=view.offsets, special_tokens=view.special, token_scores=tokens,
-        words=words, target=target, score=score, baseline_score=baseline_score, delta=result.delta, method=m.name,
-        options=opts, provenance=dict(task.clf.provenance), prediction=prediction, truncated=view.truncated,
-        extras=extras)
+        text=row.text, tokens=view.tokens, token_offsets=view.offsets, special_tokens=view.special,
+        token_scores=tokens, words=words, target=row.names[0], score=f(row.logits),
+        baseline_score=f(task.logits(row.x, row.baseline_ids)) if opts.get("baseline") else None,
+        delta=result.delta, method=m.name, options=opts, provenance=dict(task.clf.provenance),
+        prediction=row.prediction, truncated=view.truncated, extras=extras)
 
 
 def _words_of_slots(text: str, view: TextTokens, owners: tuple[np.ndarray, ...]) -> np.ndarray:

@@ -25,7 +25,7 @@ _RNG_LOCK = threading.Lock()  # SmoothGrad's noise comes from torch's global gen
 
 @dataclass(frozen=True)
 class Attribution:
-    """Per-token scores and the method's convergence delta (None where it has none)."""
+    """One row's per-slot scores and the method's convergence delta (None where it has none)."""
 
     token_scores: np.ndarray
     delta: float | None = None
@@ -67,7 +67,8 @@ class Method:
     has_baseline: bool
     help: str = ""
     needs_words: bool = False  # run() takes the token -> word feature map
-    work: Callable[[dict, int], int] = lambda opts, n_words: 1  # examples through the model, for progress
+    work: Callable[[dict, int], int] = lambda opts, n_words: 1  # examples per row through the model, for progress
+    batched: bool = False  # several texts per pass give each exactly its own result (no shared noise, no words)
 
     def resolve(self, given: Mapping[str, Any]) -> dict:
         """Defaults filled in, every value checked; unknown names rejected."""
@@ -78,22 +79,28 @@ class Method:
         return {name: opt.check(name, given.get(name, opt.default)) for name, opt in self.options.items()}
 
 
-def _fold(scorer: Scorer, per_input: tuple[torch.Tensor, ...], n_tokens: int, square: bool = False) -> np.ndarray:
-    """Per-position scores of every embedding use -> one score per token."""
-    out = np.zeros(n_tokens, dtype=np.float64)
-    for values, owners in zip(per_input, scorer.owners):
-        v = values.detach().double().cpu().numpy().reshape(-1)
-        np.add.at(out, owners.reshape(-1), v * v if square else v)
-    return np.sqrt(out) if square else out
+def _fold(scorer: Scorer, per_input: tuple[torch.Tensor, ...], square: bool = False) -> list[np.ndarray]:
+    """Per-position scores of every embedding use [N, positions...] -> each row's score per slot."""
+    values = [v.detach().double().cpu().numpy() for v in per_input]
+    out = []
+    for row in range(scorer.n_rows):
+        owners = [o[row].reshape(-1) for o in scorer.owners]
+        slots = np.zeros(int(max(o.max() for o in owners)) + 1, dtype=np.float64)
+        for v, o in zip(values, owners):
+            v = v[row].reshape(-1)
+            np.add.at(slots, o, v * v if square else v)
+        out.append(np.sqrt(slots) if square else slots)
+    return out
 
 
-def _grad_norm(scorer: Scorer, grads: tuple[torch.Tensor, ...], n_tokens: int) -> np.ndarray:
+def _rows(scores: list[np.ndarray], deltas=None) -> list[Attribution]:
+    return [Attribution(s, None if deltas is None else float(d)) for s, d in
+            zip(scores, [None] * len(scores) if deltas is None else deltas.reshape(-1).tolist())]
+
+
+def _grad_norm(scorer: Scorer, grads: tuple[torch.Tensor, ...]) -> list[Attribution]:
     """L2 norm of each token's gradient over all its embedding uses."""
-    return _fold(scorer, tuple(g.norm(dim=-1) for g in grads), n_tokens, square=True)
-
-
-def _n_tokens(scorer: Scorer) -> int:
-    return int(max(o.max() for o in scorer.owners)) + 1
+    return _rows(_fold(scorer, tuple(g.norm(dim=-1) for g in grads), square=True))
 
 
 def _leaves(inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
@@ -101,37 +108,38 @@ def _leaves(inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
     return tuple(x.detach().clone().requires_grad_(True) for x in inputs)
 
 
-def _integrated_gradients(scorer: Scorer, opts: dict, words=None) -> Attribution:
+def _integrated_gradients(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
     ig = IntegratedGradients(scorer.forward)
-    attrs, delta = ig.attribute(scorer.inputs, baselines=scorer.baselines, n_steps=opts["n_steps"],
-                                method=opts["integration"],
+    attrs, delta = ig.attribute(scorer.inputs, baselines=scorer.baselines, additional_forward_args=(scorer.rows(),),
+                                n_steps=opts["n_steps"], method=opts["integration"],
                                 internal_batch_size=scorer.examples_per_pass(opts["internal_batch_size"]),
                                 return_convergence_delta=True)
-    return Attribution(_fold(scorer, tuple(a.sum(-1) for a in attrs), _n_tokens(scorer)), float(delta.reshape(-1)[0]))
+    return _rows(_fold(scorer, tuple(a.sum(-1) for a in attrs)), delta)
 
 
-def _saliency(scorer: Scorer, opts: dict, words=None) -> Attribution:
-    grads = Saliency(scorer.forward).attribute(_leaves(scorer.inputs), abs=False)
-    return Attribution(_grad_norm(scorer, grads, _n_tokens(scorer)))
+def _saliency(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
+    grads = Saliency(scorer.forward).attribute(_leaves(scorer.inputs), additional_forward_args=(scorer.rows(),),
+                                               abs=False)
+    return _grad_norm(scorer, grads)
 
 
-def _input_x_gradient(scorer: Scorer, opts: dict, words=None) -> Attribution:
-    attrs = InputXGradient(scorer.forward).attribute(_leaves(scorer.inputs))
-    return Attribution(_fold(scorer, tuple(a.sum(-1) for a in attrs), _n_tokens(scorer)))
+def _input_x_gradient(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
+    attrs = InputXGradient(scorer.forward).attribute(_leaves(scorer.inputs), additional_forward_args=(scorer.rows(),))
+    return _rows(_fold(scorer, tuple(a.sum(-1) for a in attrs)))
 
 
-def _smoothgrad(scorer: Scorer, opts: dict, words=None) -> Attribution:
+def _smoothgrad(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
     stdevs = tuple(float(opts["noise"] * (x.max() - x.min())) for x in scorer.inputs)
     tunnel = NoiseTunnel(Saliency(scorer.forward))
     with _RNG_LOCK, torch.random.fork_rng(devices=[]):
         torch.manual_seed(opts["seed"])
         grads = tunnel.attribute(scorer.inputs, nt_type="smoothgrad", nt_samples=opts["samples"],
                                  nt_samples_batch_size=scorer.examples_per_pass(opts["internal_batch_size"]),
-                                 stdevs=stdevs, abs=False)
-    return Attribution(_grad_norm(scorer, grads, _n_tokens(scorer)))
+                                 stdevs=stdevs, additional_forward_args=(scorer.rows(),), abs=False)
+    return _grad_norm(scorer, grads)
 
 
-def _occlusion(scorer: Scorer, opts: dict, words: np.ndarray) -> Attribution:
+def _occlusion(scorer: Scorer, opts: dict, words: np.ndarray) -> list[Attribution]:
     """Replace one word at a time (all its pieces, in every embedding use) by the baseline token.
 
     ``words[t]`` is token (slot) t's word, or -1 for tokens never replaced
@@ -139,15 +147,15 @@ def _occlusion(scorer: Scorer, opts: dict, words: np.ndarray) -> Attribution:
     """
     n_words = int(words.max()) + 1
     feature = np.where(words < 0, n_words, words)
-    masks = tuple(torch.as_tensor(feature[o], device=x.device).reshape(1, *o.shape, 1).expand_as(x)
+    masks = tuple(torch.as_tensor(feature[o], device=x.device).reshape(*o.shape, 1).expand_as(x)
                   for o, x in zip(scorer.owners, scorer.inputs))
     attrs = FeatureAblation(scorer.forward).attribute(
-        scorer.inputs, baselines=scorer.baselines, feature_mask=masks,
+        scorer.inputs, baselines=scorer.baselines, feature_mask=masks, additional_forward_args=(scorer.rows(),),
         perturbations_per_eval=scorer.examples_per_pass(opts["internal_batch_size"]))
     per_feature = np.zeros(n_words + 1)
     per_feature[feature[scorer.owners[0]].reshape(-1)] = attrs[0][0, ..., 0].double().cpu().numpy().reshape(-1)
     counts = np.bincount(feature, minlength=n_words + 1)
-    return Attribution(np.where(words < 0, 0.0, per_feature[feature] / counts[feature]))
+    return [Attribution(np.where(words < 0, 0.0, per_feature[feature] / counts[feature]))]
 
 
 _COMMON = {
@@ -166,12 +174,12 @@ METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
         "n_steps": Option(100, low=1, high=2000, kind=int, help="integration steps"),
         "integration": Option("gausslegendre", choices=INTEGRATIONS, help="quadrature rule"),
         "baseline": _BASELINE, "internal_batch_size": _BATCH, **_COMMON,
-    }, signed=True, has_baseline=True, work=lambda opts, n: opts["n_steps"] + 2,
+    }, signed=True, has_baseline=True, work=lambda opts, n: opts["n_steps"] + 2, batched=True,
         help="Path integral of gradients from a baseline text to the input; sums to F(x) - F(baseline)."),
     Method("saliency", "Saliency (gradient norm)", _saliency, {**_COMMON}, signed=False, has_baseline=False,
-           help="L2 norm of the gradient of the score with respect to each token's embedding."),
+           batched=True, help="L2 norm of the gradient of the score with respect to each token's embedding."),
     Method("input_x_gradient", "Input x Gradient", _input_x_gradient, {**_COMMON}, signed=True, has_baseline=False,
-           help="Gradient times embedding, summed over the embedding dimensions."),
+           batched=True, help="Gradient times embedding, summed over the embedding dimensions."),
     Method("smoothgrad", "SmoothGrad", _smoothgrad, {
         "samples": Option(20, low=1, high=500, kind=int, help="noisy copies averaged"),
         "noise": Option(0.1, low=0.0, high=1.0, kind=float, help="noise std as a fraction of the embeddings' range"),
@@ -201,13 +209,15 @@ def method(name: str) -> Method:
 
 
 def attribute(m: Method, scorer: Scorer, opts: dict, words: np.ndarray | None = None,
-              progress: Callable[[float], None] | None = None) -> Attribution:
-    """Run one method; gradients on, whatever the caller's grad mode.
+              progress: Callable[[float], None] | None = None) -> list[Attribution]:
+    """Run one method on every row of the scorer; gradients on, whatever the caller's grad mode.
 
     ``progress(fraction)`` is called as examples go through the model.
     """
+    if scorer.n_rows > 1 and not m.batched:
+        raise ExplainerError(f"{m.title} explains one text per pass.")
     if progress is not None:
-        total = max(1, m.work(opts, 0 if words is None else int(words.max()) + 1))
+        total = max(1, scorer.n_rows * m.work(opts, 0 if words is None else int(words.max()) + 1))
         done = [0]
         inner = scorer.forward
 

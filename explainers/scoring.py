@@ -9,7 +9,7 @@ no state on the shared model.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -68,15 +68,59 @@ class Encoded:
 
 
 @dataclass(frozen=True)
-class Scorer:
-    """F(embeddings) -> [B] scores, with what the methods need around it."""
+class Stack:
+    """Several encoded texts right-padded into one batch [N, L], so that one forward/backward pass
+    explains them all; each row reads exactly what it reads alone (padding is masked out)."""
 
-    forward: Callable[..., torch.Tensor]  # (*embeddings [B, ...]) -> [B]
-    inputs: tuple[torch.Tensor, ...]  # each [1, positions, D]
+    rows: tuple[Encoded, ...]
+    input_ids: torch.Tensor  # [N, L]
+    attention_mask: torch.Tensor
+    token_type_ids: torch.Tensor | None
+    position_ids: torch.Tensor | None
+    reads: torch.Tensor  # [N]
+
+    @property
+    def n_tokens(self) -> int:
+        return int(self.input_ids.shape[1])
+
+
+def pad_rows(rows: Sequence[torch.Tensor], value: int = 0) -> torch.Tensor:
+    """[1, T_i] tensors -> [N, max T_i], right-padded with ``value``."""
+    width = max(int(r.shape[1]) for r in rows)
+    return torch.cat([torch.nn.functional.pad(r, (0, width - int(r.shape[1])), value=value) for r in rows])
+
+
+def stack(rows: Sequence[Encoded]) -> Stack:
+    def padded(name: str) -> torch.Tensor | None:
+        parts = [getattr(r, name) for r in rows]
+        return None if parts[0] is None else pad_rows(parts)
+
+    return Stack(rows=tuple(rows), input_ids=padded("input_ids"), attention_mask=padded("attention_mask"),
+                 token_type_ids=padded("token_type_ids"), position_ids=padded("position_ids"),
+                 reads=torch.cat([r.reads for r in rows]))
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """F(embeddings) -> [B] scores over a batch of N inputs (rows), with what the methods need around it.
+
+    ``forward(*embeddings, rows)``: ``rows`` [B] says which input row each example stands for;
+    the methods pass ``rows()`` as Captum's additional forward argument, so Captum expands it
+    exactly as it expands the inputs (steps, noise samples, perturbations).
+    """
+
+    forward: Callable[..., torch.Tensor]  # (*embeddings [B, ...], rows [B]) -> [B]
+    inputs: tuple[torch.Tensor, ...]  # each [N, positions..., D]
     baselines: tuple[torch.Tensor, ...]
-    owners: tuple[np.ndarray, ...]  # per input: position -> index in the explanation's tokens (slots)
-    baseline_ids: torch.Tensor
+    owners: tuple[np.ndarray, ...]  # per input: [N, positions...] -> the slot in that row's explanation
     batch_divisor: int = 1  # sequences per example (zero-shot: one per candidate label)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.inputs[0].shape[0])
+
+    def rows(self) -> torch.Tensor:
+        return torch.arange(self.n_rows, device=self.inputs[0].device)
 
     def examples_per_pass(self, sequences: int) -> int:
         """How many examples fit a forward pass of at most ``sequences`` sequences."""
@@ -149,6 +193,11 @@ def squash(logits: torch.Tensor, multi_label: bool, output: str) -> torch.Tensor
     return torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
 
 
-def contrast(scores: torch.Tensor, target: int, versus: int | None) -> torch.Tensor:
-    """[B, labels] -> [B]: the target's score, minus the contrast label's when there is one."""
-    return scores[:, target] if versus is None else scores[:, target] - scores[:, versus]
+def contrast(scores: torch.Tensor, target, versus) -> torch.Tensor:
+    """[B, labels] -> [B]: the target's score, minus the contrast label's when there is one.
+    ``target``/``versus``: a label index, or one per row [B]."""
+    def pick(labels) -> torch.Tensor:
+        index = torch.as_tensor(labels, device=scores.device).expand(scores.shape[0])
+        return scores.gather(1, index.unsqueeze(1)).squeeze(1)
+
+    return pick(target) if versus is None else pick(target) - pick(versus)

@@ -25,9 +25,10 @@ from . import zeroshot as zs
 from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
 from .results import Prediction
-from .scoring import Encoded, Scorer, baseline_ids, contrast, encode, squash
+from .scoring import Encoded, Scorer, Stack, contrast, encode, squash, stack
 
 Input = Encoded | zs.Pairs  # one text as a task reads it
+Batch = Input | Stack  # what a scorer is built on: one input, or several stacked
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,6 +41,7 @@ class Task:
     notices: tuple[str, ...] = ()  # what was changed in the request (duplicate labels removed, ...)
     kind: ClassVar[str]
     candidates: ClassVar[bool] = False  # the labels are the request's candidates, not the model's own
+    stackable: ClassVar[bool] = False  # several texts can share one forward pass (``stack``)
 
     # -- what every task defines -------------------------------------------
     def read(self, text: str) -> Input:
@@ -50,14 +52,24 @@ class Task:
         """[labels of x] from the model's own forward pass on ``ids`` (default: x's own)."""
         raise NotImplementedError
 
-    def logits_from_embeddings(self, x: Input, embeddings: Sequence[torch.Tensor]) -> torch.Tensor:
-        """[B, labels of x] from a batch of word embeddings shaped like ``embed(x, ...)``'s."""
+    def logits_from_embeddings(self, x: Batch, embeddings: Sequence[torch.Tensor], rows: torch.Tensor) -> torch.Tensor:
+        """[B, labels of x] from a batch of word embeddings shaped like ``embed(x, ...)``'s;
+        ``rows`` [B]: the row of x each example stands for."""
         raise NotImplementedError
 
-    def owners(self, x: Input) -> tuple[np.ndarray, ...]:
-        """For each embedding use, the explanation slot of every position; slots [0, len(text
-        tokens)) are the text's tokens, any after them hypotheses and padding."""
-        return self.clf.family.owners(x.n_tokens, final=int(x.reads[0]))
+    def owners(self, x: Batch) -> tuple[np.ndarray, ...]:
+        """For each embedding use, [rows, positions...] -> the explanation slot of every position;
+        slots [0, len(text tokens)) are the text's tokens, any after them hypotheses and padding."""
+        per_row = [self.clf.family.owners(x.n_tokens, final=int(r)) for r in x.reads]
+        return tuple(np.stack([own[use] for own in per_row]) for use in range(len(per_row[0])))
+
+    def stack(self, xs: Sequence[Input]) -> Batch:
+        """Several inputs as one batch (only where ``stackable``)."""
+        if len(xs) == 1:
+            return xs[0]
+        if not self.stackable:
+            raise ExplainerError(f"The {self.kind} task explains one text per pass.")
+        return stack(xs)
 
     def extras(self, x: Input, slot_scores: np.ndarray, target: int) -> dict:
         """What this task adds to an explanation's extras (``target`` indexes x's labels)."""
@@ -91,16 +103,17 @@ class Task:
         All of x, except where a label's score is independent of the others' inputs."""
         return x, logits, target, versus
 
-    def embed(self, x: Input, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Word embeddings of ``ids`` [1, ...] for each embedding use, detached."""
+    def embed(self, x: Batch, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Word embeddings of ``ids`` [rows, ...] for each embedding use, detached."""
         with torch.no_grad():
             return tuple(e.detach() for e in self.clf.family.embed(self.clf.model, ids))
 
     def scores(self, logits: torch.Tensor, output: str = "probability") -> torch.Tensor:
         return squash(logits, self.multi_label, output)
 
-    def explained(self, logits: torch.Tensor, target: int, versus: int | None, output: str) -> torch.Tensor:
-        """[B, labels] logits -> [B]: the number explained, the target's score minus the contrast's."""
+    def explained(self, logits: torch.Tensor, target, versus, output: str) -> torch.Tensor:
+        """[B, labels] logits -> [B]: the number explained, the target's score minus the contrast's
+        (label indices, or one per row [B])."""
         return contrast(self.scores(logits, output), target, versus)
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
@@ -112,19 +125,30 @@ class Task:
                           scores={name: float(p) for name, p in zip(self.labels, probabilities)},
                           multi_label=self.multi_label, notices=self.notices)
 
-    def scorer(self, x: Input, target: int, versus: int | None, baseline: str, output: str) -> Scorer:
-        """F(embeddings): the target's score (minus the contrast's), as ``output``."""
-        base = baseline_ids(self.clf, x, baseline)
+    def scorer(self, x: Batch, targets: Sequence[int], versus: Sequence[int] | None, baseline_ids: torch.Tensor,
+               output: str) -> Scorer:
+        """F(embeddings): each row's target score (minus its contrast's), as ``output``.
+        ``baseline_ids``: x's ids with the text replaced (``scoring.baseline_ids``), one row per row."""
+        device = x.input_ids.device
+        t = torch.as_tensor(list(targets), device=device)
+        v = None if versus is None else torch.as_tensor(list(versus), device=device)
 
-        def forward(*embeddings: torch.Tensor) -> torch.Tensor:
-            return self.explained(self.logits_from_embeddings(x, embeddings), target, versus, output)
+        def forward(*embeddings_and_rows: torch.Tensor) -> torch.Tensor:
+            *embeddings, rows = embeddings_and_rows
+            return self.explained(self.logits_from_embeddings(x, embeddings, rows), t[rows],
+                                  None if v is None else v[rows], output)
 
-        return Scorer(forward=forward, inputs=self.embed(x, x.input_ids), baselines=self.embed(x, base),
-                      owners=self.owners(x), baseline_ids=base, batch_divisor=int(x.input_ids.shape[0]))
+        return Scorer(forward=forward, inputs=self.embed(x, x.input_ids), baselines=self.embed(x, baseline_ids),
+                      owners=self.owners(x), batch_divisor=self.sequences(x))
+
+    def sequences(self, x: Batch) -> int:
+        """Sequences per example through the model (one per candidate pair for NLI)."""
+        return 1
 
 
-def _expand(t: torch.Tensor | None, batch: int) -> torch.Tensor | None:
-    return None if t is None else t.expand(batch, *t.shape[1:])
+def _take(t: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
+    """Each example's row of a per-row tensor."""
+    return None if t is None else t[rows]
 
 
 @dataclass(frozen=True, eq=False)
@@ -132,6 +156,7 @@ class Classification(Task):
     """A fine-tuned classifier on the text alone: the model's own labels."""
 
     kind: ClassVar[str] = "classification"
+    stackable: ClassVar[bool] = True
 
     def read(self, text: str) -> Encoded:
         return encode(self.clf, text)
@@ -142,11 +167,10 @@ class Classification(Task):
                                                position_ids=x.position_ids, token_type_ids=x.token_type_ids)
         return out.float()[0]
 
-    def logits_from_embeddings(self, x: Encoded, embeddings) -> torch.Tensor:
-        batch = embeddings[0].shape[0]
+    def logits_from_embeddings(self, x: Encoded | Stack, embeddings, rows) -> torch.Tensor:
         return self.clf.family.logits_from_embeddings(
-            self.clf.model, embeddings, _expand(x.attention_mask, batch), position_ids=_expand(x.position_ids, batch),
-            token_type_ids=_expand(x.token_type_ids, batch), reads=_expand(x.reads, batch))
+            self.clf.model, embeddings, _take(x.attention_mask, rows), position_ids=_take(x.position_ids, rows),
+            token_type_ids=_take(x.token_type_ids, rows), reads=_take(x.reads, rows))
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
         """In padded batches of similar lengths (less padding), each row as if alone."""
@@ -173,6 +197,7 @@ class Similarity(Task):
     template: str = zs.DEFAULT_TEMPLATE_SIMILARITY
     kind: ClassVar[str] = "zero-shot-similarity"
     candidates: ClassVar[bool] = True
+    stackable: ClassVar[bool] = True
 
     @cached_property
     def hypotheses(self) -> torch.Tensor:
@@ -192,11 +217,10 @@ class Similarity(Task):
             hidden = self.clf.model(**inputs).last_hidden_state
         return self._from_hidden(hidden, x.attention_mask)[0]
 
-    def logits_from_embeddings(self, x: Encoded, embeddings) -> torch.Tensor:
-        batch = embeddings[0].shape[0]
-        mask = _expand(x.attention_mask, batch)
+    def logits_from_embeddings(self, x: Encoded | Stack, embeddings, rows) -> torch.Tensor:
+        mask = _take(x.attention_mask, rows)
         hidden = self.clf.model(inputs_embeds=embeddings[0], attention_mask=mask,
-                                token_type_ids=_expand(x.token_type_ids, batch)).last_hidden_state
+                                token_type_ids=_take(x.token_type_ids, rows)).last_hidden_state
         return self._from_hidden(hidden, mask)
 
     def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
@@ -230,10 +254,14 @@ class _NLI(Task):
         return self.pair_labels(zs.pair_logits(self.clf, x, ids).unsqueeze(0))[0]
 
     def embed(self, x: zs.Pairs, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """One row: all pairs [1, pairs, T, D]."""
         return tuple(e.unsqueeze(0) for e in super().embed(x, ids))
 
-    def logits_from_embeddings(self, x: zs.Pairs, embeddings) -> torch.Tensor:
-        batch, (n_pairs, width) = embeddings[0].shape[0], x.input_ids.shape
+    def sequences(self, x: zs.Pairs) -> int:
+        return int(x.input_ids.shape[0])
+
+    def logits_from_embeddings(self, x: zs.Pairs, embeddings, rows) -> torch.Tensor:
+        batch, (n_pairs, width) = embeddings[0].shape[0], x.input_ids.shape  # one row: every example is it
 
         def tile(t: torch.Tensor | None) -> torch.Tensor | None:
             return None if t is None else t.repeat(batch, *([1] * (t.dim() - 1)))
@@ -250,7 +278,7 @@ class _NLI(Task):
         n_pairs, width = x.input_ids.shape
         where = x.slots.owners
         per_pair = [self.clf.family.owners(width, final=int(x.reads[p])) for p in range(n_pairs)]
-        return tuple(np.take_along_axis(where, np.stack([own[use] for own in per_pair]), axis=1)
+        return tuple(np.take_along_axis(where, np.stack([own[use] for own in per_pair]), axis=1)[None]
                      for use in range(len(per_pair[0])))
 
     def pair_names(self, x: zs.Pairs, target: int) -> list[str]:

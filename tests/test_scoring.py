@@ -72,12 +72,16 @@ def test_squash_and_contrast():
     assert squash(logits, True, "logit") is logits
     assert contrast(logits, 1, None).tolist() == [2.0]
     assert contrast(logits, 1, 2).tolist() == [3.0]
+    rows = torch.tensor([[1.0, 2.0, -1.0], [0.0, 5.0, 7.0]])
+    assert contrast(rows, torch.tensor([0, 2]), None).tolist() == [1.0, 7.0]  # a label per row
+    assert contrast(rows, torch.tensor([0, 2]), torch.tensor([1, 1])).tolist() == [-1.0, 2.0]
 
 
 def test_examples_per_pass_counts_sequences():
-    scorer = Scorer(forward=lambda *e: e[0].sum(), inputs=(), baselines=(), owners=(), baseline_ids=torch.zeros(1),
+    scorer = Scorer(forward=lambda *e: e[0].sum(), inputs=(torch.zeros(2, 3, 4),), baselines=(), owners=(),
                     batch_divisor=4)
     assert scorer.examples_per_pass(16) == 4 and scorer.examples_per_pass(3) == 1
+    assert scorer.n_rows == 2 and scorer.rows().tolist() == [0, 1]
 
 
 def test_text_tokens_limit():

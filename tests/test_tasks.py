@@ -154,9 +154,9 @@ def test_scorer_at_the_input_and_baseline_equals_the_forward_pass(tiny, nli, sim
     both ends of the path, for every task, contrast included."""
     for name, task in _all_tasks(tiny, nli, similarity).items():
         x = task.read(PREMISE)
-        scorer = task.scorer(x, 1, 0, "mask", output)
-        at_input = float(scorer.forward(*scorer.inputs)[0].detach())
-        at_baseline = float(scorer.forward(*scorer.baselines)[0].detach())
+        scorer = task.scorer(x, [1], [0], baseline_ids(task.clf, x, "mask"), output)
+        at_input = float(scorer.forward(*scorer.inputs, scorer.rows())[0].detach())
+        at_baseline = float(scorer.forward(*scorer.baselines, scorer.rows())[0].detach())
         expected = float(task.explained(task.logits(x).unsqueeze(0), 1, 0, output)[0])
         expected_base = float(task.explained(task.logits(x, baseline_ids(task.clf, x, "mask")).unsqueeze(0), 1, 0,
                                              output)[0])
@@ -181,7 +181,7 @@ def test_probabilities_are_softmax_or_sigmoid_of_the_logits(tiny, nli):
 def test_classification_slots_are_the_tokens(tiny):
     task = ex.task_for(tiny("bart"))
     x = task.read(TEXTS[1])
-    encoder, decoder = task.owners(x)
+    (encoder,), (decoder,) = task.owners(x)  # one row
     n = x.n_tokens
     assert encoder.tolist() == list(range(n))
     assert decoder.tolist() == [n - 1] + list(range(n - 1))  # decoder position i reads token i-1
@@ -191,7 +191,7 @@ def test_classification_slots_are_the_tokens(tiny):
 def test_nli_slots_premise_then_hypotheses_then_padding(nli):
     task = ex.task_for(nli("bert"), labels=["sports", "a very long label about politics", "music"])
     x = task.read(PREMISE)
-    (owners,) = task.owners(x)
+    ((owners,),) = task.owners(x)  # one row: all pairs
     view = x.text_tokens
     premise = len(view.tokens)
     where = zs.slots(x)
