@@ -29,6 +29,23 @@ from .attention import (
 from .attribution import METHODS, more_steps
 from .builtins import BUILTINS
 from .checkpoints import FAMILIES, Classifier, load, source_of
+from .compare import (
+    FILTERS,
+    GOLD_FILTERS,
+    AttentionComparison,
+    Comparison,
+    Disagreement,
+    WordAttention,
+    compare,
+    compare_attention,
+    filter_counts,
+    filter_rows,
+    kendall,
+    parse_lines,
+    prediction_table,
+    texts_and_gold,
+    word_attention,
+)
 from .errors import ExplainerError
 from .results import CONVERGENCE_WARNING, AttentionMaps, AttentionStream, Explanation, Prediction, Word
 from .tasks import TASKS, Task, task_for
@@ -41,10 +58,14 @@ __all__ = [
     "METHODS", "FAMILIES", "TASKS", "BUILTINS", "COMBINATIONS", "CONVERGENCE_WARNING",
     "combine_heads", "from_reader", "rollout", "rollout_words", "difference", "shown_tokens",
     "rank_correlation", "shares", "more_steps", "default_template",
-    "plots", "html", "batch", "__version__",
+    "plots", "html", "batch", "report", "__version__",
+    # comparing two checkpoints or methods (explainers/compare.py)
+    "compare", "Comparison", "Disagreement", "kendall", "compare_attention", "word_attention",
+    "AttentionComparison", "WordAttention", "prediction_table", "filter_rows", "filter_counts", "parse_lines",
+    "texts_and_gold", "FILTERS", "GOLD_FILTERS",
 ]
 
-_LAZY = ("plots", "html", "batch")  # plotly and pandas: imported by what draws figures or reads tables
+_LAZY = ("plots", "html", "batch", "report")  # plotly and pandas: imported by what draws figures or reads tables
 
 
 def __getattr__(name: str):

@@ -469,8 +469,10 @@ def _counter(progress: Callable[[int, int], None] | None, total: int, done: int 
 
 
 def _assemble(frame: pd.DataFrame, results: pd.DataFrame, gold: Sequence[str] | None) -> pd.DataFrame:
-    """Input columns, the row number, the results; with gold labels, whether each prediction is right."""
-    table = pd.concat([frame.reset_index(drop=True), pd.DataFrame({"row": np.arange(len(frame))}), results], axis=1)
+    """Input columns, the row number (from 1, the first data row, as messages count), the results; with
+    gold labels, whether each prediction is right."""
+    numbers = pd.DataFrame({"row": np.arange(1, len(frame) + 1)})
+    table = pd.concat([frame.reset_index(drop=True), numbers, results], axis=1)
     if gold is not None:
         table["gold_label"] = list(gold)
         table["correct"] = table["gold_label"] == table["predicted_label"]
@@ -540,15 +542,17 @@ def words_table(table: pd.DataFrame, normalize: bool = True) -> pd.DataFrame:
     return pd.DataFrame(records, columns=["row", "label", "word", "score"])
 
 
-def class_words(table: pd.DataFrame, top: int = 15, normalize: bool = True) -> pd.DataFrame:
+def class_words(table: pd.DataFrame, top: int | None = 15, normalize: bool = True) -> pd.DataFrame:
     """For each explained label, the words that most push toward it over the dataset: summed and mean
     attribution where the word's score is positive (for magnitude methods such as saliency: where it
-    matters most), and in how many rows; ``top`` per label by sum. Scores are shares of each row's
-    total (see ``words_table``) unless ``normalize`` is False."""
+    matters most), and in how many rows; ``top`` per label by sum (None: all). Scores are shares of
+    each row's total (see ``words_table``) unless ``normalize`` is False."""
     words = words_table(table, normalize)
     toward = words[words["score"] > 0]
     summary = (toward.groupby(["label", "word"])
                .agg(total=("score", "sum"), mean=("score", "mean"), count=("row", "nunique"))
                .reset_index()
                .sort_values(["label", "total"], ascending=[True, False]))
-    return summary.groupby("label", group_keys=False).head(top).reset_index(drop=True)
+    if top is not None:
+        summary = summary.groupby("label", group_keys=False).head(top)
+    return summary.reset_index(drop=True)

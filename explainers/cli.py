@@ -101,6 +101,8 @@ def batch(args) -> int:
         bar.update(done - bar.n)
 
     try:
+        if args.report and not Path(args.report).resolve().parent.is_dir():
+            raise ex.ExplainerError(f"The folder of the report {args.report} does not exist.")
         frame = ex.batch.read_table(args.input, max_rows=args.max_rows)
         job = ex.batch.Job(checkpoint=args.checkpoint, text_column=args.text_column, label_column=args.label_column,
                            method=args.method, options=dict(args.option), labels=_names(args.labels),
@@ -126,7 +128,9 @@ def batch(args) -> int:
     if "correct" in outcome.table:
         print(f"accuracy: {outcome.table['correct'].mean():.4f}")
     if args.report:
-        Path(args.report).write_text(ex.batch.report(outcome.table, job), encoding="utf-8")
+        page = ex.report.dataset_report(outcome.table, ex.report.evaluation_of(outcome.table), job=job,
+                                        source=Path(args.input).name, notices=outcome.notices)
+        Path(args.report).write_text(page, encoding="utf-8")
         print(f"wrote the report to {args.report}")
     return 0
 

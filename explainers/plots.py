@@ -180,3 +180,120 @@ def paired_words(names, first, second, first_title: str, second_title: str, titl
                       height=max(200, 34 * len(labels) + 110), margin=dict(l=10, r=10, t=40, b=30),
                       xaxis_title="share of the total", legend=dict(orientation="h", y=-0.15))
     return fig
+
+
+def word_labels(words) -> list[str]:
+    """Unique, escaped axis labels for words ("film·3": the text's third word)."""
+    return [_plain(f"{w.text}·{i + 1}") for i, w in enumerate(words)]
+
+
+def attention_side_by_side(words, a_rows: np.ndarray, b_rows: np.ndarray, a_title: str, b_title: str,
+                           value: str = "attention", keep=None) -> go.Figure:
+    """Two models' attention from their classifier's token, words (rows, in text order, shared by both
+    panels) x layers (columns, each model its own), on one colour scale. ``keep``: the word indices shown."""
+    from plotly.subplots import make_subplots
+
+    keep = list(range(len(words))) if keep is None else list(keep)
+    labels = [word_labels(words)[i] for i in keep]
+    a, b = np.asarray(a_rows, dtype=float)[:, keep], np.asarray(b_rows, dtype=float)[:, keep]
+    top = float(max(a.max(initial=0.0), b.max(initial=0.0))) or 1.0
+    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.03,
+                        subplot_titles=[_plain(a_title), _plain(b_title)])
+    for col, (rows, title) in enumerate(((a, a_title), (b, b_title)), 1):
+        layers = [f"layer {i + 1}" for i in range(rows.shape[0])]
+        fig.add_trace(go.Heatmap(z=rows.T, x=layers, y=labels, coloraxis="coloraxis",
+                                 hovertemplate=f"{_plain(title)}<br>%{{x}} → %{{y}}<br>{value} "
+                                               f"%{{z:.4g}}<extra></extra>"), row=1, col=col)
+    fig.update_layout(coloraxis=dict(colorscale=SEQUENTIAL, cmin=0.0, cmax=top,
+                                     colorbar=dict(title=value, thickness=12)),
+                      height=130 + 22 * len(labels), margin=dict(l=10, r=10, t=90, b=10))
+    fig.update_annotations(yshift=30)  # the panel titles above the layer ticks
+    fig.update_xaxes(type="category", side="top")
+    fig.update_yaxes(type="category", autorange="reversed")
+    return fig
+
+
+# --------------------------------------------------------------------------- datasets (explainers/batch.py)
+
+
+def confusion_matrix(confusion, title: str = "Confusion matrix") -> go.Figure:
+    """Gold labels (rows) x predicted labels (columns) of ``batch.evaluate``'s confusion table: each
+    cell's count written in it, its colour the share of that gold label's rows (so a small class's
+    errors show as clearly as a large one's); the diagonal is what the model got right.
+
+    A transparent marker sits on every cell's centre and takes the hover (nearest cell, no distance
+    limit): plotly heatmaps have no selectable points, so these make a click on a cell a selection
+    (``st.plotly_chart(on_select=...)``) whose point has the cell's ``x`` (predicted) and ``y`` (gold)."""
+    gold = [_plain(str(label)) for label in confusion.index]
+    predicted = [_plain(str(label)) for label in confusion.columns]
+    counts = np.asarray(confusion, dtype=float).reshape(len(gold), len(predicted))
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    text = [[f"{int(c):,}" for c in row] for row in counts]
+    fig = go.Figure(go.Heatmap(
+        z=share, x=predicted, y=gold, zmin=0.0, zmax=1.0, colorscale="Blues", text=text, texttemplate="%{text}",
+        textfont=dict(size=16), hoverinfo="skip",
+        colorbar=dict(title="share of<br>gold rows", thickness=12, tickformat=".0%")))
+    cells = [(i, j) for i in range(len(gold)) for j in range(len(predicted))]
+    fig.add_trace(go.Scatter(
+        x=[predicted[j] for _, j in cells], y=[gold[i] for i, _ in cells], mode="markers", showlegend=False,
+        marker=dict(size=24, opacity=0), customdata=[[text[i][j], share[i, j]] for i, j in cells],
+        hovertemplate="gold %{y} → predicted %{x}<br>%{customdata[0]} rows (%{customdata[1]:.0%} of gold %{y})"
+                      "<extra></extra>"))
+    side = min(700, 160 + 70 * len(gold))
+    fig.update_layout(title=title, height=side, margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
+                      hoverdistance=-1, clickmode="event+select", dragmode=False,
+                      xaxis=dict(type="category", title="predicted", side="top", showgrid=False, zeroline=False),
+                      yaxis=dict(type="category", title="gold", autorange="reversed", showgrid=False,
+                                 zeroline=False))
+    return fig
+
+
+def _short_labels(words, limit: int = 20) -> list[str]:
+    """Escaped axis labels, long words cut with "…", unique (plotly merges equal categories)."""
+    out: list[str] = []
+    for word in words:
+        label = word if len(word) <= limit else word[:limit - 1] + "…"
+        base, n = label, 2
+        while label in out:
+            label, n = f"{base}·{n}", n + 1
+        out.append(label)
+    return [_plain(label) for label in out]
+
+
+def class_words(summary, value: str = "total", top: int = 10, columns: int = 3,
+                title: str = "Words that push toward each label") -> go.Figure:
+    """One panel per label of ``batch.class_words``' table (label, word, total, mean, count): the
+    ``top`` words by ``value`` ("total": summed share over the dataset, or "mean": per row it is in),
+    ``columns`` panels a row; the whole word, both values and the number of rows in the hover."""
+    from plotly.subplots import make_subplots
+
+    if value not in ("total", "mean"):
+        raise ValueError(f"value must be 'total' or 'mean', not {value!r}")
+    records = summary.to_dict("records") if hasattr(summary, "to_dict") else list(summary)
+    labels = list(dict.fromkeys(str(r["label"]) for r in records))
+    panels = max(len(labels), 1)
+    columns = max(1, min(columns, panels))
+    rows = -(-panels // columns)
+    shown = {label: sorted((r for r in records if str(r["label"]) == label), key=lambda r: -r[value])[:top]
+             for label in labels}
+    names = {label: _short_labels([str(r["word"]) for r in mine]) for label, mine in shown.items()}
+    longest = max((len(n) for ns in names.values() for n in ns), default=4)
+    spacing = min(0.45 / (columns - 1), 0.03 + 0.008 * longest) if columns > 1 else 0.1  # room for the words
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=[f"toward {_plain(label)}" for label in labels],
+                        horizontal_spacing=spacing, vertical_spacing=0.5 / rows if rows > 1 else 0.1)
+    for i, label in enumerate(labels):
+        mine = shown[label]
+        fig.add_trace(go.Bar(
+            x=[r[value] for r in mine], y=names[label], orientation="h", marker_color=TARGET_COLOUR,
+            name=_plain(label), showlegend=False,
+            customdata=[[r["total"], r["mean"], r["count"], _plain(str(r["word"]))] for r in mine],
+            hovertemplate=("%{customdata[3]}<br>summed share %{customdata[0]:.3f} · mean %{customdata[1]:.3f}"
+                           "<br>in %{customdata[2]} rows<extra>" + _plain(label) + "</extra>")),
+            row=i // columns + 1, col=i % columns + 1)
+    fig.update_yaxes(type="category", autorange="reversed")
+    fig.update_xaxes(title_text="summed share of |attribution|" if value == "total" else "mean share per row",
+                     title_font_size=11)
+    most = max((len(m) for m in shown.values()), default=1)
+    fig.update_layout(title=title, height=80 + rows * (60 + 22 * max(most, 1)), margin=dict(l=10, r=10, t=70, b=10))
+    return fig

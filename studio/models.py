@@ -25,6 +25,15 @@ MAX_MODELS = int(os.environ.get("STUDIO_MAX_MODELS", "3"))
 MAX_PARAMETERS = float(os.environ.get("STUDIO_MAX_PARAMETERS", "1e9"))  # refused before download
 
 
+def max_rows() -> int:
+    """The deployment's limit on the rows of an uploaded file or pasted list (Batch and Compare pages):
+    STUDIO_MAX_ROWS, default 500; keep it small on a public Space."""
+    try:
+        return max(1, int(os.environ.get("STUDIO_MAX_ROWS", "500")))
+    except ValueError:
+        return 500
+
+
 def local_folders_allowed() -> bool:
     """Off unless the operator enables it: a public Space must not read its own disk."""
     return os.environ.get("STUDIO_ALLOW_LOCAL", "").lower() in ("1", "true", "yes")

@@ -8,6 +8,7 @@ import explainers as ex
 from . import models, state
 
 PAGES = [("app.py", "Explain", "🔍"), ("pages/1_Attention.py", "Attention", "👀"),
+         ("pages/3_Compare.py", "Compare", "⚖️"), ("pages/4_Batch.py", "Batch", "🗂️"),
          ("pages/2_Models_and_methods.py", "Models & methods", "📚")]
 
 
@@ -25,14 +26,17 @@ def _set_checkpoint(choice_key: str, hub_key: str, rev_key: str, local_key: str)
         st.session_state.pop("w.template", None)  # show the new model's default template
 
 
-def render() -> ex.Classifier | None:
-    """Draw the sidebar; return the loaded classifier (the previous one if the new one fails)."""
+def render(picker: bool = True) -> ex.Classifier | None:
+    """Draw the sidebar; return the loaded classifier (the previous one if the new one fails).
+    ``picker=False``: navigation only, for pages with checkpoint pickers of their own (Compare)."""
     st.set_page_config(page_title="Explanation studio", page_icon="🔍", layout="wide")
     req = state.request()
     with st.sidebar:
         st.markdown("### 🔍 Explanation studio")
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
+        if not picker:
+            return None
         st.divider()
         options = models.choices()
         listed = list(options)

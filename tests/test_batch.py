@@ -318,15 +318,20 @@ def test_cli_batch_round_trip(tmp_path):
     data = tmp_path / "reviews.tsv"
     SENTENCES.to_csv(data, sep="\t", index=False)
     out = _cli(str(data), "--text-column", "sentence", "--label-column", "label", "--method", "saliency",
-               "--out", str(tmp_path / "out.parquet"), "--chunk-size", "3")
+               "--out", str(tmp_path / "out.parquet"), "--chunk-size", "3", "--report", str(tmp_path / "r.html"))
     assert out.returncode == 0, out.stderr
     assert "wrote 8 rows" in out.stdout and "accuracy:" in out.stdout and "0 = negative" in out.stdout
+    page = (tmp_path / "r.html").read_text()
+    assert "reviews.tsv" in page and "Saliency" in page and "<script" not in page  # escaping: test_report.py
     assert "8/8" in out.stderr  # the progress bar
     table = pd.read_parquet(tmp_path / "out.parquet")
     assert table["sentence"].tolist() == SENTENCES["sentence"].tolist()
     bad = _cli(str(data), "--text-column", "nope", "--out", str(tmp_path / "x.parquet"))
     assert bad.returncode == 2 and bad.stderr.startswith("error: There is no text column 'nope'")
     assert "Traceback" not in bad.stderr
+    bad = _cli(str(data), "--text-column", "sentence", "--out", str(tmp_path / "x.parquet"), "--report",
+               str(tmp_path / "missing" / "r.html"))
+    assert bad.returncode == 2 and "report" in bad.stderr and not (tmp_path / "x.parquet").exists()
 
 
 def test_cli_killed_mid_way_resumes(tmp_path):
