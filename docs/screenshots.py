@@ -4,6 +4,7 @@
 """
 from __future__ import annotations
 
+import re
 import socket
 import subprocess
 import sys
@@ -54,6 +55,27 @@ def main() -> None:
             page.locator(".js-plotly-plot").nth(4).wait_for(timeout=120_000)
             page.wait_for_timeout(2500)
             page.screenshot(path=str(ROOT / "docs" / "attention.png"))
+            page.close()
+            page = browser.new_page(viewport={"width": 1400, "height": 2000})
+            page.goto(f"{url}/Compare?{urllib.parse.urlencode({'text': 'Not bad at all, a gripping film'})}")
+            page.get_by_role("button", name="Compare").first.wait_for(timeout=120_000)
+            page.get_by_role("button", name="Compare").first.click()
+            page.get_by_text("Rank agreement").wait_for(timeout=300_000)
+            page.locator(".js-plotly-plot").nth(3).wait_for(timeout=120_000)
+            page.wait_for_timeout(2500)
+            page.screenshot(path=str(ROOT / "docs" / "compare.png"))
+            page.close()
+            page = browser.new_page(viewport={"width": 1400, "height": 2100})
+            page.goto(f"{url}/Batch")
+            upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+            upload.wait_for(state="attached", timeout=120_000)
+            lines = (ROOT / "tests" / "data" / "sst2_test.tsv").read_text(encoding="utf-8").splitlines()[:41]
+            upload.set_input_files({"name": "sst2-sample.tsv", "mimeType": "text/tab-separated-values",
+                                    "buffer": "\n".join(lines).encode() + b"\n"})
+            page.get_by_role("button", name=re.compile(r"Explain \d+ rows")).click()
+            page.get_by_text("How often the model is right").wait_for(timeout=300_000)
+            page.wait_for_timeout(2500)
+            page.screenshot(path=str(ROOT / "docs" / "batch.png"))
             page.close()
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(f"{url}/Models_and_methods")

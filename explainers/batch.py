@@ -390,7 +390,10 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
 def prepare(frame: pd.DataFrame, job: Job, labels: Sequence[str] | None = None
             ) -> tuple[list[str], list[str] | None, list[str]]:
     """The texts, the gold labels (as the model's label names) and notices; every problem with the
-    table is found here, before anything is computed or written."""
+    table (and the method's options) is found here, before anything is computed or written."""
+    from .attribution import method
+
+    method(job.method).resolve(job.options)
     clash = [c for c in frame.columns if c in RESULT_COLUMNS or str(c).startswith(SCORE_PREFIX)]
     if clash:
         raise ExplainerError(f"Rename the input column(s) {', '.join(map(repr, clash))}: "

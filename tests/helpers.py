@@ -35,5 +35,15 @@ def app(**query) -> AppTest:
     return at.run()
 
 
+def page(path: str, **query) -> AppTest:
+    """The app opened on another page (``pages/...``), through the entry point as a browser does."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for key, value in query.items():
+        at.query_params[key] = value
+    at.switch_page(path).run()
+    assert not at.exception, at.exception
+    return at
+
+
 def specs(at) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]

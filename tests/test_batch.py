@@ -163,10 +163,13 @@ def test_gold_labels_by_name_index_or_refused():
         batch.gold_labels(pd.DataFrame({"y": ["1", "7"]}), "y", labels)
 
 
-def test_result_columns_in_the_input_are_refused():
+def test_result_columns_in_the_input_and_bad_options_are_refused():
     job = batch.Job("builtin:sst2", "text")
     with pytest.raises(ex.ExplainerError, match="Rename the input column.*'predicted_label'"):
         batch.prepare(pd.DataFrame({"text": ["a"], "predicted_label": ["x"]}), job)
+    for options, message in (({"labels": "a"}, "has no option labels"), ({"n_steps": 0}, "out of range")):
+        with pytest.raises(ex.ExplainerError, match=message):
+            batch.prepare(pd.DataFrame({"text": ["a"]}), batch.Job("builtin:sst2", "text", options=options))
 
 
 # --------------------------------------------------------------------------- runs, chunks, resume

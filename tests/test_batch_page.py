@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import explainers as ex
-from helpers import APP, TIMEOUT, specs
+from helpers import page, specs
 
 PAGE = "pages/4_Batch.py"
 DATA = "tests/data/sst2_test.tsv"
@@ -24,12 +24,7 @@ def sst2_csv(rows: int = 12) -> bytes:
 
 
 def batch_page(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return page(PAGE, **query)
 
 
 def upload(at: AppTest, name: str, data: bytes, mime: str = "text/csv") -> AppTest:

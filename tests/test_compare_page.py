@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 import explainers as ex
 import studio.models
-from helpers import APP, TIMEOUT, specs
+from helpers import page, specs
 from studio.state import Request
 
 PAGE = "pages/3_Compare.py"
@@ -16,12 +16,7 @@ ROWS = "positive\tA gripping, funny and touching film\nnegative\tThe plot is dul
 
 
 def compare_page(**query) -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for key, value in query.items():
-        at.query_params[key] = value
-    at.switch_page(PAGE).run()
-    assert not at.exception, at.exception
-    return at
+    return page(PAGE, **query)
 
 
 def panels(at) -> list[str]:
