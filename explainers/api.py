@@ -132,12 +132,10 @@ def _explain(task: Task, texts: list[str], m: Method, options: dict, target, con
     for start in range(0, len(order), width):
         indices = order[start:start + width]
         group = [rows[i] for i in indices]
-        began = time.perf_counter()
-        x = task.stack([r.x for r in group])
-        base = group[0].baseline_ids if len(group) == 1 else pad_rows([r.baseline_ids for r in group])
-        scorer = task.scorer(x, [r.target for r in group],
-                             None if group[0].versus is None else [r.versus for r in group], base, opts["output"])
-        first = group[0]
+        first, began = group[0], time.perf_counter()
+        scorer = task.scorer(task.stack([r.x for r in group]), [r.target for r in group],
+                             None if first.versus is None else [r.versus for r in group],
+                             pad_rows([r.baseline_ids for r in group]), opts["output"])
         words = _words_of_slots(first.text, first.x.text_tokens, scorer.owners) if m.needs_words else None
         results = attribute(m, scorer, opts, words, _share(progress, start, len(group), len(rows)))
         seconds = (time.perf_counter() - began) / len(group)

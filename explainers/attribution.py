@@ -93,9 +93,10 @@ def _fold(scorer: Scorer, per_input: tuple[torch.Tensor, ...], square: bool = Fa
     return out
 
 
-def _rows(scores: list[np.ndarray], deltas=None) -> list[Attribution]:
-    return [Attribution(s, None if deltas is None else float(d)) for s, d in
-            zip(scores, [None] * len(scores) if deltas is None else deltas.reshape(-1).tolist())]
+def _rows(scores: list[np.ndarray], deltas: torch.Tensor | None = None) -> list[Attribution]:
+    """One Attribution per row, with its delta where the method has one."""
+    deltas = [None] * len(scores) if deltas is None else deltas.reshape(-1).tolist()
+    return [Attribution(s, d) for s, d in zip(scores, deltas)]
 
 
 def _grad_norm(scorer: Scorer, grads: tuple[torch.Tensor, ...]) -> list[Attribution]:

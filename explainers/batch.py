@@ -303,11 +303,11 @@ def local_engine(job: Job, texts: Sequence[str], pending: Sequence[tuple[int, ra
 
 
 def ray_engine(job: Job, texts: Sequence[str], pending: Sequence[tuple[int, range]], clf=None,
-               progress: Callable[[int], None] | None = None, workers: int | None = None
-               ) -> Iterator[tuple[int, pd.DataFrame]]:
+               progress: Callable[[int], None] | None = None) -> Iterator[tuple[int, pd.DataFrame]]:
     """The same per-chunk work on Ray Data: ``map_batches`` over the pending chunks with an actor
     that loads the classifier once per worker (a GPU each where the cluster has GPUs). Connects to
-    RAY_ADDRESS when it is set, else starts a local Ray. Chunks come back as they finish."""
+    RAY_ADDRESS when it is set, else starts a local Ray. Chunks come back as they finish; ``clf``
+    (this process's classifier) is not used: every worker loads its own."""
     try:
         import ray
     except ImportError:
@@ -319,24 +319,25 @@ def ray_engine(job: Job, texts: Sequence[str], pending: Sequence[tuple[int, rang
     context.enable_progress_bars = False  # the caller shows progress
     context.print_on_execution_start = False
     logging.getLogger("ray.data").setLevel(logging.WARNING)
-    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-    cpus = int(ray.cluster_resources().get("CPU", 1))
-    workers = workers or max(1, min(len(pending), (int(ray.cluster_resources().get("GPU", 0)) if gpus else cpus)))
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))  # with GPUs, one worker per GPU; else one per CPU
+    workers = max(1, min(len(pending), gpus or int(resources.get("CPU", 1))))
     items = [{"chunk": index, "row": i, "text": texts[i]} for index, rows in pending for i in rows]
     expected = {index: len(rows) for index, rows in pending}
     size = max(len(rows) for _, rows in pending)
     ds = ray.data.from_items(items, override_num_blocks=len(pending)).map_batches(
         _RayWorker, fn_constructor_kwargs={"job": job}, batch_size=size, batch_format="pandas",
-        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=gpus)
+        compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=1, num_gpus=1 if gpus else 0)
     arrived: dict[int, list[pd.DataFrame]] = {}
     for part in ds.iter_batches(batch_size=None, batch_format="pandas"):
         for index, rows in part.groupby("chunk", sort=False):
-            arrived.setdefault(int(index), []).append(rows)
+            index = int(index)
+            arrived.setdefault(index, []).append(rows)
             if progress is not None:
                 progress(len(rows))
-            if sum(map(len, arrived[int(index)])) == expected[int(index)]:
-                table = pd.concat(arrived.pop(int(index))).sort_values("row").drop(columns=["chunk", "row"])
-                yield int(index), pd.DataFrame({c: table[c].tolist() for c in table.columns})  # local dtypes
+            if sum(map(len, arrived[index])) == expected[index]:
+                table = pd.concat(arrived.pop(index)).sort_values("row").drop(columns=["chunk", "row"])
+                yield index, pd.DataFrame({c: table[c].tolist() for c in table.columns})  # local dtypes
 
 
 class _RayWorker:

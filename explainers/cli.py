@@ -24,49 +24,48 @@ def _option(text: str) -> tuple[str, object]:
         return name.strip(), value
 
 
-def parser() -> argparse.ArgumentParser:
+def _shared() -> argparse.ArgumentParser:
+    """What both commands take: the checkpoint, the zero-shot task and the method."""
     from .attribution import METHODS
 
-    p = argparse.ArgumentParser(prog="explainers", description="Explain a text classifier's decision.")
-    sub = p.add_subparsers(dest="command", required=True)
-    e = sub.add_parser("explain", help="predict and explain one text")
-    e.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
+    s = argparse.ArgumentParser(add_help=False)
+    s.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT,
                    help=f"hub id, local folder or builtin:<name> (default {DEFAULT_CHECKPOINT})")
-    e.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
-    e.add_argument("--text", required=True, help="the text to explain ('-' reads standard input)")
-    e.add_argument("--method", default="integrated_gradients", choices=list(METHODS))
-    e.add_argument("--target", default=None, help="label name or index to explain (default: the predicted label)")
-    e.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
-                   help="method option, e.g. n_steps=100 or baseline=mask (repeatable)")
-    e.add_argument("--contrast", default=None, help="explain target's score minus this label's (why A rather than B)")
-    e.add_argument("--labels", default=None,
+    s.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
+    s.add_argument("--label-names", default=None, help="comma-separated display names for LABEL_0-style labels")
+    s.add_argument("--labels", default=None,
                    help="zero-shot candidate labels, comma-separated (NLI or builtin:zeroshot)")
-    e.add_argument("--template", default=None,
+    s.add_argument("--template", default=None,
                    help="zero-shot hypothesis template with one {} (default: the model's, 'This example is {}.' "
                         "for NLI models)")
-    e.add_argument("--multi-label", action="store_true", help="zero-shot: score each label on its own")
+    s.add_argument("--multi-label", action="store_true", help="zero-shot: score each label on its own")
+    s.add_argument("--method", default="integrated_gradients", choices=list(METHODS))
+    s.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
+                   help="method option, e.g. n_steps=100 or baseline=mask (repeatable)")
+    return s
+
+
+def parser() -> argparse.ArgumentParser:
+    shared = _shared()
+    p = argparse.ArgumentParser(prog="explainers", description="Explain a text classifier's decision.")
+    sub = p.add_subparsers(dest="command", required=True)
+    e = sub.add_parser("explain", parents=[shared], help="predict and explain one text")
+    e.add_argument("--text", required=True, help="the text to explain ('-' reads standard input)")
+    e.add_argument("--target", default=None, help="label name or index to explain (default: the predicted label)")
+    e.add_argument("--contrast", default=None, help="explain target's score minus this label's (why A rather than B)")
     e.add_argument("--hypothesis", default=None, help="NLI checkpoints: explain the pair (text, hypothesis)")
-    e.add_argument("--label-names", default=None, help="comma-separated display names for LABEL_0-style labels")
     e.add_argument("--json", action="store_true", help="print the whole explanation as JSON")
 
-    b = sub.add_parser("batch", help="predict and explain every row of a CSV, TSV, JSON Lines or Parquet file",
+    b = sub.add_parser("batch", parents=[shared],
+                       help="predict and explain every row of a CSV, TSV, JSON Lines or Parquet file",
                        description="Writes finished chunks to OUT.parts/ as it goes; run the same command again "
                                    "to resume after an interruption.")
     b.add_argument("input", help="the file to explain (.csv, .tsv, .jsonl, .parquet)")
-    b.add_argument("--checkpoint", default=DEFAULT_CHECKPOINT, help="hub id, local folder or builtin:<name>")
-    b.add_argument("--revision", default=None, help="hub revision (branch, tag or commit)")
     b.add_argument("--text-column", required=True, help="the column with the texts")
     b.add_argument("--label-column", default=None, help="a column of gold labels (names, or indices 0, 1, ...)")
-    b.add_argument("--labels", default=None, help="zero-shot candidate labels, comma-separated")
-    b.add_argument("--template", default=None, help="zero-shot hypothesis template with one {}")
-    b.add_argument("--multi-label", action="store_true", help="zero-shot: score each label on its own")
-    b.add_argument("--label-names", default=None, help="comma-separated display names for LABEL_0-style labels")
-    b.add_argument("--method", default="integrated_gradients", choices=list(METHODS))
-    b.add_argument("--option", action="append", type=_option, default=[], metavar="NAME=VALUE",
-                   help="method option, e.g. n_steps=50 (repeatable)")
     b.add_argument("--out", required=True, help="the results table (.parquet or .csv)")
     b.add_argument("--report", default=None, help="also write a standalone HTML report here")
-    b.add_argument("--engine", default="local", choices=["local", "ray"],
+    b.add_argument("--engine", default="local", choices=["local", "ray"],  # batch.ENGINES, without importing pandas
                    help="local: this process; ray: Ray Data workers (RAY_ADDRESS, else a local Ray)")
     b.add_argument("--chunk-size", type=int, default=64, help="rows per chunk written (default 64)")
     b.add_argument("--batch-size", type=int, default=8, help="texts per forward/backward pass (default 8)")
@@ -140,8 +139,7 @@ def explain(args) -> int:
 
     text = sys.stdin.read() if args.text == "-" else args.text
     try:
-        clf = ex.load(args.checkpoint, revision=args.revision,
-                      label_names=args.label_names.split(",") if args.label_names else None)
+        clf = ex.load(args.checkpoint, revision=args.revision, label_names=_names(args.label_names))
         task = {"labels": args.labels, "multi_label": args.multi_label, "contrast": args.contrast,
                 "hypothesis": args.hypothesis, **({"template": args.template} if args.template else {})}
         exp = ex.explain(clf, text, method=args.method, target=args.target, **task, **dict(args.option))

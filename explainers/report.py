@@ -200,12 +200,17 @@ _HEAD = "font-size:.82em;color:#555;margin-bottom:.25em"
 _TEXT = "line-height:1.9;font-size:1.02em"
 
 
-def _score(value) -> str:
+def _number(value, spec: str = ".3f", missing: str = "") -> str:
+    """A number formatted by ``spec``, or ``missing`` where there is none (None, NaN, text)."""
     try:
         value = float(value)
     except (TypeError, ValueError):
-        return ""
-    return f"{value:.3f}" if math.isfinite(value) else ""
+        return missing
+    return format(value, spec) if math.isfinite(value) else missing
+
+
+def _pct(value) -> str:
+    return _number(value, ".1%", "–")
 
 
 def row_cards(rows: pd.DataFrame, text_column: str) -> str:
@@ -224,7 +229,7 @@ def row_cards(rows: pd.DataFrame, text_column: str) -> str:
             head.append(f"{mark} gold <b>{escape(gold)}</b> → predicted <b>{escape(str(row['predicted_label']))}</b>")
         else:
             head.append(f"predicted <b>{escape(str(row['predicted_label']))}</b>")
-        head[-1] += f" ({_score(score)})"
+        head[-1] += f" ({_number(score)})"
         if str(row.get("explained_label")) != str(row["predicted_label"]):
             head.append(f"explaining <b>{escape(str(row.get('explained_label')))}</b>")
         if bool(row.get("truncated")):
@@ -471,10 +476,3 @@ def dataset_report(table: pd.DataFrame, evaluation=None, class_words: pd.DataFra
             "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; style-src 'unsafe-inline'\">"
             f"<title>{e(title)}</title><style>{_CSS}</style></head><body>{''.join(sections)}</body></html>")
 
-
-def _pct(value) -> str:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        return "–"
-    return f"{value:.1%}" if math.isfinite(value) else "–"

@@ -72,7 +72,6 @@ class Stack:
     """Several encoded texts right-padded into one batch [N, L], so that one forward/backward pass
     explains them all; each row reads exactly what it reads alone (padding is masked out)."""
 
-    rows: tuple[Encoded, ...]
     input_ids: torch.Tensor  # [N, L]
     attention_mask: torch.Tensor
     token_type_ids: torch.Tensor | None
@@ -85,7 +84,7 @@ class Stack:
 
 
 def pad_rows(rows: Sequence[torch.Tensor], value: int = 0) -> torch.Tensor:
-    """[1, T_i] tensors -> [N, max T_i], right-padded with ``value``."""
+    """[k_i, T_i] tensors -> [sum k_i, max T_i], right-padded with ``value``."""
     width = max(int(r.shape[1]) for r in rows)
     return torch.cat([torch.nn.functional.pad(r, (0, width - int(r.shape[1])), value=value) for r in rows])
 
@@ -95,7 +94,7 @@ def stack(rows: Sequence[Encoded]) -> Stack:
         parts = [getattr(r, name) for r in rows]
         return None if parts[0] is None else pad_rows(parts)
 
-    return Stack(rows=tuple(rows), input_ids=padded("input_ids"), attention_mask=padded("attention_mask"),
+    return Stack(input_ids=padded("input_ids"), attention_mask=padded("attention_mask"),
                  token_type_ids=padded("token_type_ids"), position_ids=padded("position_ids"),
                  reads=torch.cat([r.reads for r in rows]))
 
