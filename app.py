@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 import explainers as ex
-from studio import models, sidebar, state
+from studio import forms, models, sidebar, state
 
 EXAMPLES = [
     ("👍 Buyer's review", {"text": "This is awesome anyone thinking to buy should blindly go for it"}),
@@ -88,32 +88,9 @@ def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
             "target", req.target if req.target in labels else ""), format_func=lambda c: c or "the predicted one")
         c3.selectbox("…rather than (contrast)", [""] + labels, key=state.widget_default(
             "contrast", req.contrast if req.contrast in labels else ""), format_func=lambda c: c or "nothing")
-        option_keys = method_options(req, clf)
+        method = st.session_state.get("w.method", req.method)  # seeded from the request only for its method
+        option_keys = forms.method_options(method, "opt", req.options if req.method == method else None)
         st.form_submit_button("Explain", type="primary", on_click=submit, args=(option_keys,))
-
-
-def method_options(req: state.Request, clf: ex.Classifier) -> dict[str, str]:
-    """One widget per option of every method (so switching method in the form shows sane values)."""
-    keys = {}
-    method = ex.METHODS[st.session_state.get("w.method", req.method)]
-    with st.expander(f"Options of {method.title}", expanded=False):
-        st.caption(method.help)
-        cols = st.columns(3)
-        for i, (name, opt) in enumerate(method.options.items()):
-            value = req.options.get(name, opt.default) if req.method == method.name else opt.default
-            key = state.widget_default(f"opt.{method.name}.{name}", value)
-            col = cols[i % 3]
-            if opt.choices is not None:
-                col.selectbox(name, list(opt.choices), key=key, help=opt.help,
-                              format_func=lambda c: "auto (least informative)" if c == "auto" else str(c))
-            elif opt.kind is int:
-                col.number_input(name, min_value=int(opt.low), max_value=int(opt.high), step=1, key=key,
-                                 help=opt.help)
-            else:
-                col.number_input(name, min_value=float(opt.low), max_value=float(opt.high), step=0.05, key=key,
-                                 help=opt.help)
-            keys[name] = key
-    return keys
 
 
 def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:

@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -21,6 +22,17 @@ VIEWS = {
     "zero-shot.png": {"checkpoint": "builtin:zeroshot", "text": "The striker scored twice as the home team won "
                       "the cup final", "labels": "sports, politics, business, technology"},
 }
+
+
+@contextmanager
+def shot(browser, url: str, name: str, height: int = 1000, full_page: bool = False):
+    """A page at ``url``; once the caller's waits are done, a pause for plotly and docs/``name``."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.goto(url)
+    yield page
+    page.wait_for_timeout(2500)
+    page.screenshot(path=str(ROOT / "docs" / name), full_page=full_page)
+    page.close()
 
 
 def main() -> None:
@@ -41,45 +53,28 @@ def main() -> None:
             browser = p.chromium.launch(executable_path="/usr/bin/chromium",
                                         args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
             for name, query in VIEWS.items():
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"{url}/?{urllib.parse.urlencode(query)}")
-                page.locator(".xtext .xw").first.wait_for(timeout=300_000)
-                page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
-                page.wait_for_timeout(1500)
-                page.screenshot(path=str(ROOT / "docs" / name), full_page=True)
-                page.close()
-            page = browser.new_page(viewport={"width": 1400, "height": 2300})
+                with shot(browser, f"{url}/?{urllib.parse.urlencode(query)}", name, full_page=True) as page:
+                    page.locator(".xtext .xw").first.wait_for(timeout=300_000)
+                    page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
             text = "A gripping, funny and touching film that never lets go, even if the ending is a little too neat."
-            page.goto(f"{url}/Attention?{urllib.parse.urlencode({'text': text})}")
-            page.get_by_text("Fine-tuned vs base: what changed").wait_for(timeout=300_000)
-            page.locator(".js-plotly-plot").nth(4).wait_for(timeout=120_000)
-            page.wait_for_timeout(2500)
-            page.screenshot(path=str(ROOT / "docs" / "attention.png"))
-            page.close()
-            page = browser.new_page(viewport={"width": 1400, "height": 2000})
-            page.goto(f"{url}/Compare?{urllib.parse.urlencode({'text': 'Not bad at all, a gripping film'})}")
-            page.get_by_text("Rank agreement").wait_for(timeout=300_000)  # the URL's text, compared on load
-            page.locator(".js-plotly-plot").nth(3).wait_for(timeout=120_000)
-            page.wait_for_timeout(2500)
-            page.screenshot(path=str(ROOT / "docs" / "compare.png"))
-            page.close()
-            page = browser.new_page(viewport={"width": 1400, "height": 2100})
-            page.goto(f"{url}/Batch")
-            upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
-            upload.wait_for(state="attached", timeout=120_000)
-            lines = (ROOT / "tests" / "data" / "sst2_test.tsv").read_text(encoding="utf-8").splitlines()[:41]
-            upload.set_input_files({"name": "sst2-sample.tsv", "mimeType": "text/tab-separated-values",
-                                    "buffer": "\n".join(lines).encode() + b"\n"})
-            page.get_by_role("button", name=re.compile(r"Explain \d+ rows")).click()
-            page.get_by_text("How often the model is right").wait_for(timeout=300_000)
-            page.wait_for_timeout(2500)
-            page.screenshot(path=str(ROOT / "docs" / "batch.png"))
-            page.close()
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{url}/Models_and_methods")
-            page.get_by_text("Attribution methods").wait_for(timeout=120_000)
-            page.wait_for_timeout(1000)
-            page.screenshot(path=str(ROOT / "docs" / "models.png"), full_page=True)
+            with shot(browser, f"{url}/Attention?{urllib.parse.urlencode({'text': text})}", "attention.png",
+                      height=2300) as page:
+                page.get_by_text("Fine-tuned vs base: what changed").wait_for(timeout=300_000)
+                page.locator(".js-plotly-plot").nth(4).wait_for(timeout=120_000)
+            compare = urllib.parse.urlencode({"text": "Not bad at all, a gripping film"})
+            with shot(browser, f"{url}/Compare?{compare}", "compare.png", height=2000) as page:
+                page.get_by_text("Rank agreement").wait_for(timeout=300_000)  # the URL's text, compared on load
+                page.locator(".js-plotly-plot").nth(3).wait_for(timeout=120_000)
+            with shot(browser, f"{url}/Batch", "batch.png", height=2100) as page:
+                upload = page.locator('[data-testid="stFileUploaderDropzoneInput"]')
+                upload.wait_for(state="attached", timeout=120_000)
+                lines = (ROOT / "tests" / "data" / "sst2_test.tsv").read_text(encoding="utf-8").splitlines()[:41]
+                upload.set_input_files({"name": "sst2-sample.tsv", "mimeType": "text/tab-separated-values",
+                                        "buffer": "\n".join(lines).encode() + b"\n"})
+                page.get_by_role("button", name=re.compile(r"Explain \d+ rows")).click()
+                page.get_by_text("How often the model is right").wait_for(timeout=300_000)
+            with shot(browser, f"{url}/Models_and_methods", "models.png", full_page=True) as page:
+                page.get_by_text("Attribution methods").wait_for(timeout=120_000)
             browser.close()
     finally:
         app.terminate()

@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 import explainers as ex
-from studio import models, sidebar, state
+from studio import forms, models, sidebar, state
 
 TYPES = ["csv", "tsv", "txt", "jsonl", "ndjson", "parquet"]
 TEXT_NAMES = ("text", "sentence", "review", "content", "body", "document", "comment", "tweet", "premise")
@@ -96,25 +96,10 @@ def method_and_options() -> tuple[str, dict]:
                           help="Saliency and input × gradient take one pass per batch of texts (a few seconds "
                                "per hundred short texts on a CPU); integrated gradients n_steps passes (about a "
                                "second a text at 100 steps; signed, with a convergence check).")
-    m = ex.METHODS[method]
-    options = {}
-    with st.expander(f"Options of {m.title}"):
-        st.caption(m.help)
-        cols = st.columns(3)
-        for i, (name, opt) in enumerate(m.options.items()):
-            key, col = f"w.batch.opt.{method}.{name}", cols[i % 3]
-            if opt.choices is not None:
-                value = col.selectbox(name, list(opt.choices), index=list(opt.choices).index(opt.default), key=key,
-                                      help=opt.help)
-            elif opt.kind is int:
-                value = col.number_input(name, int(opt.low), int(opt.high), int(opt.default), step=1, key=key,
-                                         help=opt.help)
-            else:
-                value = col.number_input(name, float(opt.low), float(opt.high), float(opt.default), step=0.05,
-                                         key=key, help=opt.help)
-            if value != opt.default:
-                options[name] = value
-    return method, options
+    keys = forms.method_options(method, "batch.opt")
+    defaults = ex.METHODS[method].options
+    return method, {name: st.session_state[key] for name, key in keys.items()
+                    if st.session_state[key] != defaults[name].default}
 
 
 def job_for(frame: pd.DataFrame, digest: str, clf: ex.Classifier) -> tuple[ex.batch.Job, list[str]] | None:

@@ -9,7 +9,7 @@ import streamlit as st
 
 import explainers as ex
 
-from . import models, state
+from . import forms, models, state
 
 DEFAULT_LINES = "\n".join([
     "positive\tA gripping, funny and touching film that never lets go",
@@ -128,48 +128,18 @@ class Side(NamedTuple):
         return f"{self.name}: {self.checkpoint}{rev} · {ex.METHODS[self.method].title}"
 
 
-def _picked(side: str) -> None:
-    keys = {k: f"w.cmp.{side}.{k}" for k in ("choice", "hub", "revision", "local")}
-    choice = st.session_state[keys["choice"]]
-    revision = ""
-    if choice == models.OTHER:
-        checkpoint = st.session_state.get(keys["hub"], "").strip()
-        revision = st.session_state.get(keys["revision"], "").strip()
-    elif choice == models.LOCAL:
-        checkpoint = st.session_state.get(keys["local"], "").strip()
-    else:
-        checkpoint = choice
-    if checkpoint:
-        update(**{side: checkpoint, f"{side}_revision": revision, "row": 0})
-
-
 def picker(side: str) -> Side:
     """A checkpoint picker (built-ins, popular hub checkpoints, any hub id with a revision, a local
     folder when STUDIO_ALLOW_LOCAL=1, as in the sidebar) and a method, for side "a" or "b"; the
     loaded classifier, or None with the message shown."""
     cs = current()
     checkpoint, revision = getattr(cs, side), getattr(cs, f"{side}_revision")
-    options = models.choices()
-    listed = list(options)
-    extra = [models.OTHER] + ([models.LOCAL] if models.local_folders_allowed() else [])
-    local = checkpoint not in listed and models.LOCAL in extra and ex.source_of(checkpoint) == "local"
-    current_choice = checkpoint if checkpoint in listed else (models.LOCAL if local else models.OTHER)
     name = side.upper()
-    choice_key = state.widget_default(f"cmp.{side}.choice", current_choice)
-    hub_key = state.widget_default(f"cmp.{side}.hub", "" if checkpoint in listed or local else checkpoint)
-    rev_key = state.widget_default(f"cmp.{side}.revision", revision)
-    local_key = state.widget_default(f"cmp.{side}.local", checkpoint if local else "")
-    st.selectbox(f"Checkpoint {name}", listed + extra, key=choice_key, on_change=_picked, args=(side,),
-                 help="Built-ins work offline.")
-    caption = options.get(st.session_state[choice_key])
-    if caption:
-        st.caption(caption)
-    if st.session_state[choice_key] == models.OTHER:
-        st.text_input(f"Hub id {name}", key=hub_key, placeholder="owner/model", on_change=_picked, args=(side,))
-        st.text_input(f"Revision {name} (optional)", key=rev_key, placeholder="main, a tag or a commit",
-                      on_change=_picked, args=(side,))
-    elif st.session_state[choice_key] == models.LOCAL:
-        st.text_input(f"Folder {name}", key=local_key, on_change=_picked, args=(side,))
+
+    def picked(chosen: str, rev: str) -> None:
+        update(**{side: chosen, f"{side}_revision": rev, "row": 0})
+
+    forms.checkpoint_picker(f"cmp.{side}.", checkpoint, revision, picked, name=name)
     method_key = state.widget_default(f"cmp.{side}.method", getattr(cs, f"{side}_method"))
     st.selectbox(f"Method {name}", list(ex.METHODS), key=method_key, format_func=lambda n: ex.METHODS[n].title,
                  on_change=lambda: update(**{f"{side}_method": st.session_state[method_key]}))

@@ -5,25 +5,16 @@ import streamlit as st
 
 import explainers as ex
 
-from . import models, state
+from . import forms, models, state
 
 PAGES = [("app.py", "Explain", "🔍"), ("pages/1_Attention.py", "Attention", "👀"),
          ("pages/3_Compare.py", "Compare", "⚖️"), ("pages/4_Batch.py", "Batch", "🗂️"),
          ("pages/2_Models_and_methods.py", "Models & methods", "📚")]
 
 
-def _set_checkpoint(choice_key: str, hub_key: str, rev_key: str, local_key: str) -> None:
-    choice = st.session_state[choice_key]
-    if choice == models.OTHER:
-        checkpoint = st.session_state.get(hub_key, "").strip()
-    elif choice == models.LOCAL:
-        checkpoint = st.session_state.get(local_key, "").strip()
-    else:
-        checkpoint = choice
-    if checkpoint:
-        state.update(checkpoint=checkpoint, revision=st.session_state.get(rev_key, "").strip() if choice == models.OTHER
-                     else "", target="", contrast="")
-        st.session_state.pop("w.template", None)  # show the new model's default template
+def _set_checkpoint(checkpoint: str, revision: str) -> None:
+    state.update(checkpoint=checkpoint, revision=revision, target="", contrast="")
+    st.session_state.pop("w.template", None)  # show the new model's default template
 
 
 def render(picker: bool = True) -> ex.Classifier | None:
@@ -38,27 +29,7 @@ def render(picker: bool = True) -> ex.Classifier | None:
         if not picker:
             return None
         st.divider()
-        options = models.choices()
-        listed = list(options)
-        extra = [models.OTHER] + ([models.LOCAL] if models.local_folders_allowed() else [])
-        local = req.checkpoint not in listed and models.LOCAL in extra and ex.source_of(req.checkpoint) == "local"
-        current = req.checkpoint if req.checkpoint in listed else (models.LOCAL if local else models.OTHER)
-        choice_key = state.widget_default("choice", current)
-        hub_key = state.widget_default("hub", "" if req.checkpoint in listed or local else req.checkpoint)
-        rev_key = state.widget_default("revision", req.revision)
-        local_key = state.widget_default("local", req.checkpoint if local else "")
-        args = (choice_key, hub_key, rev_key, local_key)
-        st.selectbox("Checkpoint", listed + extra, key=choice_key, on_change=_set_checkpoint, args=args,
-                     format_func=lambda c: c if c in extra else f"{c}", help="Built-ins work offline.")
-        caption = options.get(st.session_state[choice_key])
-        if caption:
-            st.caption(caption)
-        if st.session_state[choice_key] == models.OTHER:
-            st.text_input("Hub id", key=hub_key, placeholder="owner/model", on_change=_set_checkpoint, args=args)
-            st.text_input("Revision (optional)", key=rev_key, placeholder="main, a tag or a commit",
-                          on_change=_set_checkpoint, args=args)
-        elif st.session_state[choice_key] == models.LOCAL:
-            st.text_input("Folder", key=local_key, on_change=_set_checkpoint, args=args)
+        forms.checkpoint_picker("", req.checkpoint, req.revision, _set_checkpoint)
         clf = _load(req)
         if clf is not None:
             _facts(clf, req)
