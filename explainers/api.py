@@ -162,6 +162,7 @@ def _explanation(task: Task, row: _Row, result: Attribution, m: Method, seconds:
     extras = {"task": task.kind, **task.extras(row.x, slots, row.target),
               **({"contrast": row.names[1]} if row.versus is not None else {})}
     words = fold(row.text, tokens, view.offsets, view.special, opts["aggregation"], view.limit)
+    extras.update(result.extras)
     extras.update(seconds=round(seconds, 4), signed=m.signed)
     return Explanation(
         text=row.text, tokens=view.tokens, token_offsets=view.offsets, special_tokens=view.special,

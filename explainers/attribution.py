@@ -6,21 +6,35 @@ model can be explained from many threads at once.
 """
 from __future__ import annotations
 
+import math
 import threading
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
-from captum.attr import FeatureAblation, InputXGradient, IntegratedGradients, NoiseTunnel, Saliency
+from captum._utils.models.linear_model import SkLearnRidge
+from captum.attr import FeatureAblation, InputXGradient, IntegratedGradients, KernelShap, Lime, NoiseTunnel, Saliency
 
+from .attention import combine_heads, from_reader, rollout
 from .errors import ExplainerError
+from .integration import levels
 from .scoring import BASELINES, OUTPUTS, Scorer
 from .words import AGGREGATIONS
 
 INTEGRATIONS = ("gausslegendre", "riemann_trapezoid")
-_RNG_LOCK = threading.Lock()  # SmoothGrad's noise comes from torch's global generator
+FIRST_INTERVALS = 16  # the tolerance mode's first rule: 17 gradients; fewer can agree with F(x) - F(x') by luck
+ABSOLUTE_FLOOR = 1e-4  # |delta| this small is enough, however close F(x) is to F(x')
+_RNG_LOCK = threading.Lock()  # SmoothGrad's noise, LIME's and KernelSHAP's samples come from torch's global generator
+KINDS: Mapping[str, str] = MappingProxyType({  # Method.kind -> what its scores are, in words, for the UI
+    "attribution": "Attribution: how much each word moves the explained score (gradients at or along the "
+                   "input, or the score change when the word is removed).",
+    "surrogate": "Surrogate fit: a linear model fitted to the score over random removals of words; a word's "
+                 "score is its coefficient.",
+    "attention": "Attention weights are not attributions: they say where the model looked, not what changed its "
+                 "answer. They are measured here by the same faithfulness numbers as the rest.",
+})
 
 
 @dataclass(frozen=True)
@@ -29,6 +43,7 @@ class Attribution:
 
     token_scores: np.ndarray
     delta: float | None = None
+    extras: Mapping[str, Any] = field(default_factory=dict)  # beside the scores: steps used, ...
 
 
 @dataclass(frozen=True)
@@ -39,8 +54,11 @@ class Option:
     high: float | None = None
     kind: type = str
     help: str = ""
+    optional: bool = False  # None is allowed (and means "automatic")
 
     def check(self, name: str, value):
+        if value is None and self.optional:
+            return None
         if self.choices is not None:
             if value not in self.choices:
                 raise ExplainerError(f"Option {name}={value!r} is not allowed; "
@@ -69,6 +87,7 @@ class Method:
     needs_words: bool = False  # run() takes the token -> word feature map
     work: Callable[[dict, int], int] = lambda opts, n_words: 1  # examples per row through the model, for progress
     batched: bool = False  # several texts per pass give each exactly its own result (no shared noise, no words)
+    kind: str = "attribution"  # a key of KINDS: "attribution", "surrogate" (LIME, KernelSHAP) or "attention"
 
     def resolve(self, given: Mapping[str, Any]) -> dict:
         """Defaults filled in, every value checked; unknown names rejected."""
@@ -93,10 +112,11 @@ def _fold(scorer: Scorer, per_input: tuple[torch.Tensor, ...], square: bool = Fa
     return out
 
 
-def _rows(scores: list[np.ndarray], deltas: torch.Tensor | None = None) -> list[Attribution]:
+def _rows(scores: list[np.ndarray], deltas: torch.Tensor | None = None, extras=None) -> list[Attribution]:
     """One Attribution per row, with its delta where the method has one."""
     deltas = [None] * len(scores) if deltas is None else deltas.reshape(-1).tolist()
-    return [Attribution(s, d) for s, d in zip(scores, deltas)]
+    extras = [{}] * len(scores) if extras is None else extras
+    return [Attribution(s, d, MappingProxyType(e)) for s, d, e in zip(scores, deltas, extras)]
 
 
 def _grad_norm(scorer: Scorer, grads: tuple[torch.Tensor, ...]) -> list[Attribution]:
@@ -110,12 +130,80 @@ def _leaves(inputs: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
 
 
 def _integrated_gradients(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
+    """A given n_steps: Captum's IntegratedGradients with exactly that many steps. None: to the tolerance."""
+    if opts["n_steps"] is None:
+        return _ig_to_tolerance(scorer, opts)
     ig = IntegratedGradients(scorer.forward)
     attrs, delta = ig.attribute(scorer.inputs, baselines=scorer.baselines, additional_forward_args=(scorer.rows(),),
                                 n_steps=opts["n_steps"], method=opts["integration"],
                                 internal_batch_size=scorer.examples_per_pass(opts["internal_batch_size"]),
                                 return_convergence_delta=True)
-    return _rows(_fold(scorer, tuple(a.sum(-1) for a in attrs)), delta)
+    steps = {"steps": opts["n_steps"], "cap_hit": False, "integration": opts["integration"]}
+    return _rows(_fold(scorer, tuple(a.sum(-1) for a in attrs)), delta, [steps] * scorer.n_rows)
+
+
+def _gradients_along(scorer: Scorer, rows: np.ndarray, alphas: np.ndarray, per_pass: int) -> list[np.ndarray]:
+    """For each embedding use, [len(rows), len(alphas), positions...]: the gradient at
+    x' + alpha (x - x') (Captum's Saliency, signed) dotted with x - x' over the embedding dimensions."""
+    pairs = [(r, a) for r in rows.tolist() for a in alphas.tolist()]
+    out: list[list[torch.Tensor]] = [[] for _ in scorer.inputs]
+    for start in range(0, len(pairs), per_pass):
+        chunk = pairs[start:start + per_pass]
+        index = torch.as_tensor([r for r, _ in chunk], device=scorer.inputs[0].device)
+        points, diffs = [], []
+        for x, b in zip(scorer.inputs, scorer.baselines):
+            a = torch.as_tensor([a for _, a in chunk], dtype=x.dtype, device=x.device).view(-1, *[1] * (x.dim() - 1))
+            diff = x[index] - b[index]
+            points.append((b[index] + a * diff).requires_grad_(True))
+            diffs.append(diff)
+        grads = Saliency(scorer.forward).attribute(tuple(points), additional_forward_args=(index,), abs=False)
+        for use, (g, d) in enumerate(zip(grads, diffs)):
+            out[use].append((g * d).sum(-1).detach().double().cpu())
+    return [torch.cat(o).numpy().reshape(len(rows), len(alphas), *o[0].shape[1:]) for o in out]
+
+
+def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
+    """Integrated gradients refined until each row's completeness error is within the tolerance.
+
+    A nested trapezoid rule on 16, 32, 64, ... intervals: each refinement computes only the new
+    midpoints and reuses every gradient already computed (bench/ig_quadrature.py: of the nested
+    rules and Gauss-Legendre restarted at doubled steps, the fewest gradients to 1% on builtin:sst2).
+    A row stops when |delta| <= tolerance x |F(x) - F(x')| (or ABSOLUTE_FLOOR, when F(x) is that
+    close to F(x')), or at max_steps gradient evaluations; each row reports its own steps.
+    """
+    n_rows, per_pass = scorer.n_rows, scorer.examples_per_pass(opts["internal_batch_size"])
+    with torch.no_grad():  # F(x') and F(x) for every row, as Captum's delta takes them
+        ends = scorer.forward(*[torch.cat([b, x]) for b, x in zip(scorer.baselines, scorer.inputs)],
+                              torch.cat([scorer.rows(), scorer.rows()])).double().cpu().numpy()
+    gap = ends[n_rows:] - ends[:n_rows]
+    allowed = np.maximum(opts["tolerance"] * np.abs(gap), ABSOLUTE_FLOOR)
+    values: list[np.ndarray] = []  # per use: [active rows, nodes so far, positions...]
+    done: dict[int, tuple[list[np.ndarray], float, int, bool]] = {}
+    active = np.arange(n_rows)
+    for n, nodes, weights in levels("trapezoid", FIRST_INTERVALS, opts["max_steps"]):
+        found = _gradients_along(scorer, active, nodes if not values else nodes[1::2], per_pass)
+        values = found if not values else [_interleave(v, f) for v, f in zip(values, found)]
+        attrs = [np.tensordot(weights, v, axes=([0], [1])) for v in values]  # per use: [active, positions...]
+        deltas = sum(a.reshape(len(active), -1).sum(1) for a in attrs) - gap[active]
+        last = 2 * n + 1 > opts["max_steps"]
+        settled = (np.abs(deltas) <= allowed[active]) | last
+        for i in np.flatnonzero(settled).tolist():
+            row = int(active[i])
+            done[row] = ([a[i] for a in attrs], float(deltas[i]), n + 1, bool(abs(deltas[i]) > allowed[row]))
+        active, values = active[~settled], [v[~settled] for v in values]
+        if not len(active):
+            break
+    scores = _fold(scorer, tuple(torch.as_tensor(np.stack([done[r][0][use] for r in range(n_rows)]))
+                                 for use in range(len(scorer.inputs))))
+    extras = [{"steps": done[r][2], "cap_hit": done[r][3], "integration": "trapezoid (nested)"} for r in range(n_rows)]
+    return _rows(scores, torch.as_tensor([done[r][1] for r in range(n_rows)]), extras)
+
+
+def _interleave(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    """[rows, n + 1, ...] and [rows, n, ...] -> [rows, 2n + 1, ...] with ``new`` between the old nodes."""
+    out = np.empty((old.shape[0], old.shape[1] + new.shape[1], *old.shape[2:]))
+    out[:, 0::2], out[:, 1::2] = old, new
+    return out
 
 
 def _saliency(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
@@ -140,23 +228,120 @@ def _smoothgrad(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
     return _grad_norm(scorer, grads)
 
 
+def _word_features(scorer: Scorer, words: np.ndarray) -> tuple[np.ndarray, int, tuple[torch.Tensor, ...]]:
+    """Word removal's features: one per word that owns a slot, numbered in text order, and one more
+    (number ``n_words``) for the slots never removed (``words[t]`` -1: special tokens, zero-shot
+    hypotheses, padding). Returns each slot's feature, n_words, and per embedding use a feature mask
+    shaped like its input (every position of a slot, in all its dimensions, in the slot's feature)."""
+    used = np.unique(words[words >= 0])
+    n_words = len(used)
+    feature = np.where(words < 0, n_words, np.searchsorted(used, words))
+    masks = tuple(torch.as_tensor(feature[o], device=x.device).reshape(*o.shape, 1).expand_as(x)
+                  for o, x in zip(scorer.owners, scorer.inputs))
+    return feature, n_words, masks
+
+
+def _spread(words: np.ndarray, feature: np.ndarray, per_feature: np.ndarray) -> list[Attribution]:
+    """Each word's value shared evenly by its pieces (their sum gives it back); 0 where never removed."""
+    counts = np.bincount(feature, minlength=len(per_feature))
+    return [Attribution(np.where(words < 0, 0.0, per_feature[feature] / counts[feature]))]
+
+
 def _occlusion(scorer: Scorer, opts: dict, words: np.ndarray) -> list[Attribution]:
     """Replace one word at a time (all its pieces, in every embedding use) by the baseline token.
 
     ``words[t]`` is token (slot) t's word, or -1 for tokens never replaced
     (special tokens, zero-shot hypotheses). A word's score is shared evenly by its pieces.
     """
-    n_words = int(words.max()) + 1
-    feature = np.where(words < 0, n_words, words)
-    masks = tuple(torch.as_tensor(feature[o], device=x.device).reshape(*o.shape, 1).expand_as(x)
-                  for o, x in zip(scorer.owners, scorer.inputs))
+    feature, n_words, masks = _word_features(scorer, words)
     attrs = FeatureAblation(scorer.forward).attribute(
         scorer.inputs, baselines=scorer.baselines, feature_mask=masks, additional_forward_args=(scorer.rows(),),
         perturbations_per_eval=scorer.examples_per_pass(opts["internal_batch_size"]))
     per_feature = np.zeros(n_words + 1)
     per_feature[feature[scorer.owners[0]].reshape(-1)] = attrs[0][0, ..., 0].double().cpu().numpy().reshape(-1)
-    counts = np.bincount(feature, minlength=n_words + 1)
-    return [Attribution(np.where(words < 0, 0.0, per_feature[feature] / counts[feature]))]
+    return _spread(words, feature, per_feature)
+
+
+def _lime_kernel(n_words: int, width: float = 25.0) -> Callable[..., float]:
+    """The LIME text explainer's sample weight, on the binary vector z of kept words (not on the
+    embeddings): distance d = 100 x cosine distance between z and the all-ones vector (every word
+    kept), weight sqrt(exp(-d^2 / width^2)). For k of n words kept, cos(z, 1) = sqrt(k / n); with none
+    kept it is 0 (as scikit-learn's cosine distance has it)."""
+    def similarity(original, perturbed, sample: torch.Tensor, **kwargs) -> float:
+        distance = 100.0 * (1.0 - math.sqrt(float(sample.sum()) / n_words))
+        return math.exp(-distance ** 2 / (2 * width ** 2))
+
+    return similarity
+
+
+def _surrogate(explainer: Callable[[Callable], Any], scorer: Scorer, opts: dict, words: np.ndarray,
+               **made) -> list[Attribution]:
+    """LIME or KernelSHAP over words (``explainer``: Captum's class, ``made``: its further arguments).
+
+    Captum perturbs z, one 0/1 per word (1: kept); a word off has all its pieces replaced by the
+    baseline token in every embedding use. The slots never removed (special tokens, hypotheses,
+    padding) are the extra feature ``n_words`` of the word map, always kept (its baseline is the input),
+    and not a column of the fitted model, so it adds no noise to the fit. A word's score is its
+    coefficient, shared evenly by its pieces.
+    """
+    feature, n_words, _ = _word_features(scorer, words)
+    uses = [torch.as_tensor(feature[o], device=x.device).reshape(-1) for o, x in zip(scorer.owners, scorer.inputs)]
+
+    def forward(kept: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
+        kept = torch.cat([kept, kept.new_ones(len(kept), 1)], dim=1).bool()  # + the never-removed feature
+        return scorer.forward(*(torch.where(kept[:, use].reshape(len(kept), *x.shape[1:-1], 1), x, b)
+                                for use, x, b in zip(uses, scorer.inputs, scorer.baselines)), rows)
+
+    device = scorer.inputs[0].device
+    with _RNG_LOCK, torch.random.fork_rng(devices=[]):  # Captum draws its samples from torch's CPU generator only
+        torch.manual_seed(opts["seed"])
+        coefs = explainer(forward, **made).attribute(
+            torch.ones(1, n_words, device=device), baselines=torch.zeros(1, n_words, device=device),
+            feature_mask=torch.arange(n_words, device=device)[None], additional_forward_args=(scorer.rows(),),
+            n_samples=opts["samples"], perturbations_per_eval=scorer.examples_per_pass(opts["internal_batch_size"]),
+            return_input_shape=False)
+    return _spread(words, feature, np.append(coefs.reshape(-1).double().cpu().numpy(), 0.0))
+
+
+def _lime(scorer: Scorer, opts: dict, words: np.ndarray) -> list[Attribution]:
+    n_words = int(np.unique(words[words >= 0]).size)
+    return _surrogate(Lime, scorer, opts, words, interpretable_model=SkLearnRidge(alpha=1.0),
+                      similarity_func=_lime_kernel(n_words))
+
+
+def _kernel_shap(scorer: Scorer, opts: dict, words: np.ndarray) -> list[Attribution]:
+    if np.unique(words[words >= 0]).size == 1:  # no coalition between none and all for Captum to sample:
+        return _occlusion(scorer, opts, words)  # the one word's Shapley value is exactly F(x) - F(x without it)
+    return _surrogate(KernelShap, scorer, opts, words)
+
+
+def _attention_flow(scorer: Scorer, how: str | None) -> list[Attribution]:
+    """The encoder attention from the position the classifier reads, after the last layer: the last
+    layer's heads averaged (``how`` None), or the rollout of the ``how``-combined heads. One value per
+    token of the text, as the Attention page's encoder rows (BART: the encoder's final EOS)."""
+    if scorer.attention is None:
+        raise ExplainerError("Attention word scores are available for a classifier's own labels without a "
+                             "contrast; use a gradient or perturbation method for zero-shot labels, an NLI "
+                             "hypothesis, similarity zero-shot or a contrast.")
+    stream = scorer.attention().encoder
+    maps = combine_heads(stream, "mean") if how is None else rollout(combine_heads(stream, how))
+    flow = from_reader(maps, stream.reads)[-1].astype(np.float64)
+    slots = int(max(o.max() for o in scorer.owners)) + 1
+    if len(flow) != slots:
+        raise ExplainerError(f"The attention maps have {len(flow)} tokens for {slots} explained tokens.")
+    return [Attribution(flow)]
+
+
+def _attention_last(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
+    return _attention_flow(scorer, None)
+
+
+def _attention_rollout(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
+    return _attention_flow(scorer, "mean")
+
+
+def _attention_gradient(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
+    return _attention_flow(scorer, "gradient")
 
 
 _COMMON = {
@@ -164,18 +349,34 @@ _COMMON = {
     "aggregation": Option("sum", choices=AGGREGATIONS, help="how word pieces make a word's score"),
 }
 _BATCH = Option(16, low=1, high=1024, kind=int, help="examples per forward pass (memory bound)")
+_REMOVAL = Option("mask", choices=BASELINES, help="token that replaces each removed word")
+# On builtin:sst2, 8 everyday sentences, Spearman of two seeds' word scores (median / mean): LIME 0.70 / 0.68 at
+# 100 samples, 0.94 / 0.87 at 300, 0.91 / 0.90 at 500, 0.95 / 0.90 at 1000; KernelSHAP 0.58 / 0.56 at 100,
+# 0.77 / 0.70 at 300, 0.87 / 0.84 at 500, 0.92 / 0.89 at 1000. Defaults: the first count with a median of 0.9
+# whose mean no longer rises (LIME), or where the median reaches 0.9 (KernelSHAP).
+_LIME_SAMPLES = Option(500, low=10, high=5000, kind=int, help="random word removals the linear model is fitted to")
+_SHAP_SAMPLES = Option(1000, low=10, high=5000, kind=int, help="random word removals the linear model is fitted to")
+_SEED = Option(0, low=0, high=2**31 - 1, kind=int, help="random seed, for reproducible samples")
 _BASELINE = Option("auto", choices=("auto",) + BASELINES,
                    help="token that replaces the text (special tokens kept); auto: the one the model finds "
                         "least informative (most uncertain prediction)")
 
 METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
     Method("integrated_gradients", "Integrated Gradients", _integrated_gradients, {
-        # 100, not Captum's 50: on builtin:sst2, 50 Gauss-Legendre steps left 3 of 8 everyday sentences
-        # above 5% completeness error, 100 steps none (max 0.2%).
-        "n_steps": Option(100, low=1, high=2000, kind=int, help="integration steps"),
-        "integration": Option("gausslegendre", choices=INTEGRATIONS, help="quadrature rule"),
+        # None: refine until the completeness error is within the tolerance (bench/ig_quadrature.py). A fixed
+        # count is a gamble: on builtin:sst2, 128 Gauss-Legendre steps left a 9-word sentence at 1.1%, while
+        # another reached 0.2% at 8.
+        "n_steps": Option(None, low=1, high=2000, kind=int, optional=True,
+                          help="integration steps; empty: as many as the tolerance needs"),
+        "tolerance": Option(0.01, low=1e-4, high=0.5, kind=float,
+                            help="without n_steps: stop when |delta| <= tolerance x |F(x) - F(baseline)|"),
+        "max_steps": Option(513, low=FIRST_INTERVALS + 1, high=4097, kind=int,
+                            help="without n_steps: the most gradient evaluations per text"),
+        "integration": Option("gausslegendre", choices=INTEGRATIONS,
+                              help="quadrature rule for a given n_steps (the tolerance mode refines a trapezoid)"),
         "baseline": _BASELINE, "internal_batch_size": _BATCH, **_COMMON,
-    }, signed=True, has_baseline=True, work=lambda opts, n: opts["n_steps"] + 2, batched=True,
+    }, signed=True, has_baseline=True, batched=True,
+        work=lambda opts, n: (opts["n_steps"] or 2 * FIRST_INTERVALS + 1) + 2,
         help="Path integral of gradients from a baseline text to the input; sums to F(x) - F(baseline)."),
     Method("saliency", "Saliency (gradient norm)", _saliency, {**_COMMON}, signed=False, has_baseline=False,
            batched=True, help="L2 norm of the gradient of the score with respect to each token's embedding."),
@@ -193,14 +394,42 @@ METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
         "internal_batch_size": _BATCH, **_COMMON,
     }, signed=True, has_baseline=True, needs_words=True, work=lambda opts, n: n + 2,
         help="Score drop when one word is replaced by the baseline token (Captum FeatureAblation)."),
+    Method("lime", "LIME (words)", _lime, {
+        "samples": _LIME_SAMPLES, "seed": _SEED, "baseline": _REMOVAL, "internal_batch_size": _BATCH, **_COMMON,
+    }, signed=True, has_baseline=True, needs_words=True, work=lambda opts, n: opts["samples"], kind="surrogate",
+        help="LIME over words: random subsets of words replaced by the baseline token, a ridge regression "
+             "(alpha 1) fitted to the scores, weighted by LIME's text kernel (cosine distance of the kept words "
+             "to all words x 100, width 25); a word's score is its coefficient (Captum Lime)."),
+    Method("kernel_shap", "KernelSHAP (words)", _kernel_shap, {
+        "samples": _SHAP_SAMPLES, "seed": _SEED, "baseline": _REMOVAL, "internal_batch_size": _BATCH, **_COMMON,
+    }, signed=True, has_baseline=True, needs_words=True, work=lambda opts, n: opts["samples"], kind="surrogate",
+        help="Shapley values of words estimated by a linear regression on random word removals weighted by the "
+             "Shapley kernel; they sum to about F(x) - F(baseline) (Captum KernelShap)."),
+    Method("attention_last", "Attention (last layer)", _attention_last, {**_COMMON}, signed=False,
+           has_baseline=False, kind="attention",
+           help="The last layer's attention from the token the classifier reads, mean over heads. Where the model "
+                "looked, not what changed its answer."),
+    Method("attention_rollout", "Attention rollout", _attention_rollout, {**_COMMON}, signed=False,
+           has_baseline=False, kind="attention",
+           help="Attention rollout (Abnar and Zuidema 2020, mean over heads) from the token the classifier reads, "
+                "after the last layer. Where the model looked, not what changed its answer."),
+    Method("attention_gradient", "Attention x gradient rollout", _attention_gradient, {**_COMMON}, signed=False,
+           has_baseline=False, kind="attention",
+           help="Rollout of the gradient-weighted attention (Chefer et al. 2021: mean over heads of the positive "
+                "part of attention x its gradient) from the token the classifier reads, after the last layer."),
 )})
 
 
-def more_steps(options: Mapping[str, Any]) -> int | None:
-    """The step count to try when integrated gradients has not converged: four times as many,
-    within the option's range; None when there is no step count or it is already at the cap."""
-    steps, cap = options.get("n_steps"), METHODS["integrated_gradients"].options["n_steps"].high
-    return None if steps is None or steps >= cap else int(min(4 * steps, cap))
+def more_steps(options: Mapping[str, Any]) -> dict | None:
+    """The option change to try when integrated gradients has not converged: four times the steps
+    (a given n_steps) or the cap (the tolerance mode), within the options' ranges; None when there is
+    no step count or it is already at its limit."""
+    opts = METHODS["integrated_gradients"].options
+    if options.get("n_steps") is not None:
+        steps, cap = options["n_steps"], opts["n_steps"].high
+        return None if steps >= cap else {"n_steps": int(min(4 * steps, cap))}
+    steps, cap = options.get("max_steps"), opts["max_steps"].high
+    return None if steps is None or steps >= cap else {"max_steps": int(min(4 * (steps - 1) + 1, cap))}
 
 
 def method(name: str) -> Method:
@@ -230,4 +459,7 @@ def attribute(m: Method, scorer: Scorer, opts: dict, words: np.ndarray | None = 
 
         scorer = replace(scorer, forward=counted)
     with torch.enable_grad():
-        return m.run(scorer, opts, words)
+        results = m.run(scorer, opts, words)
+    if progress is not None:
+        progress(1.0)  # done, also where fewer passes than estimated (or none: attention) went through the scorer
+    return results

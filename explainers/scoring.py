@@ -16,6 +16,7 @@ import torch
 
 from .checkpoints import Classifier
 from .errors import ExplainerError
+from .results import AttentionMaps
 from .words import seen_until
 
 MAX_CHARS = 200_000
@@ -113,6 +114,9 @@ class Scorer:
     baselines: tuple[torch.Tensor, ...]
     owners: tuple[np.ndarray, ...]  # per input: [N, positions...] -> the slot in that row's explanation
     batch_divisor: int = 1  # sequences per example (zero-shot: one per candidate label)
+    # () -> the attention maps of the one text explained, for a classifier's own target without a contrast
+    # (``tasks.Classification.scorer``); None for every other task and request
+    attention: Callable[[], AttentionMaps] | None = None
 
     @property
     def n_rows(self) -> int:

@@ -14,7 +14,7 @@ the CLI all ask it.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import ClassVar, Sequence
 
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from . import zeroshot as zs
+from .attention import attention as attention_maps
 from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
 from .results import Prediction
@@ -116,9 +117,22 @@ class Task:
         (label indices, or one per row [B])."""
         return contrast(self.scores(logits, output), target, versus)
 
+    def text_logits(self, texts: Sequence[str], batch_size: int = 32) -> list[torch.Tensor]:
+        """[labels] for each text from the model's own forward pass (one text at a time here; the
+        tasks that can share passes override it)."""
+        return [self.logits(self.read(text)) for text in texts]
+
     def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
         """Every label's probability for each text (predict)."""
-        return [self.scores(self.logits(self.read(text))).cpu().numpy() for text in texts]
+        return [self.scores(logits).cpu().numpy() for logits in self.text_logits(texts, batch_size)]
+
+    def explained_texts(self, texts: Sequence[str], target: int, versus: int | None, output: str,
+                        batch_size: int = 32) -> np.ndarray:
+        """[texts] float64: the explained number on each text (``target``/``versus`` index this task's
+        labels), for edited texts such as faithfulness's deletions. Classification and similarity take
+        an empty text too (the model reads only its special tokens), and so do NLI tasks (below)."""
+        logits = torch.stack(list(self.text_logits(texts, batch_size)))
+        return self.explained(logits, target, versus, output).double().cpu().numpy()
 
     def prediction(self, probabilities: np.ndarray) -> Prediction:
         return Prediction(label=self.labels[int(np.argmax(probabilities))],
@@ -172,11 +186,22 @@ class Classification(Task):
             self.clf.model, embeddings, _take(x.attention_mask, rows), position_ids=_take(x.position_ids, rows),
             token_type_ids=_take(x.token_type_ids, rows), reads=_take(x.reads, rows))
 
-    def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
-        """In padded batches of similar lengths (less padding), each row as if alone."""
+    def scorer(self, x: Encoded | Stack, targets: Sequence[int], versus: Sequence[int] | None,
+               baseline_ids: torch.Tensor, output: str) -> Scorer:
+        """The shared scorer; for one text without a contrast, also its attention maps for the target
+        (``ex.attention``, on demand: only the attention methods ask)."""
+        scorer = super().scorer(x, targets, versus, baseline_ids, output)
+        if not isinstance(x, Encoded) or versus is not None:
+            return scorer
+        clf, text, target = self.clf, x.text, int(targets[0])
+        return replace(scorer, attention=lambda: attention_maps(clf, text, target, output))
+
+    def text_logits(self, texts: Sequence[str], batch_size: int = 32) -> list[torch.Tensor]:
+        """In padded batches of similar lengths (less padding), each row as if alone; tokenized here,
+        so an empty text gets logits too (faithfulness)."""
         clf = self.clf
         order = np.argsort([len(t) for t in texts], kind="stable")
-        out: dict[int, np.ndarray] = {}
+        out: dict[int, torch.Tensor] = {}
         for start in range(0, len(texts), batch_size):
             idx = order[start:start + batch_size]
             enc = clf.tokenizer([texts[i] for i in idx], truncation=True, max_length=clf.max_length,
@@ -184,8 +209,8 @@ class Classification(Task):
             with torch.no_grad():
                 logits = clf.family.plain_logits(clf.model, enc["input_ids"], enc["attention_mask"],
                                                  token_type_ids=enc.get("token_type_ids"))
-            for i, p in zip(idx, self.scores(logits.float()).cpu().numpy()):
-                out[int(i)] = p
+            for i, row in zip(idx, logits.float()):
+                out[int(i)] = row
         return [out[i] for i in range(len(texts))]
 
 
@@ -223,11 +248,11 @@ class Similarity(Task):
                                 token_type_ids=_take(x.token_type_ids, rows)).last_hidden_state
         return self._from_hidden(hidden, mask)
 
-    def probabilities(self, texts: Sequence[str], batch_size: int = 32) -> list[np.ndarray]:
+    def text_logits(self, texts: Sequence[str], batch_size: int = 32) -> list[torch.Tensor]:
         out = []
         for start in range(0, len(texts), batch_size):
             cosine = zs.sentence_embeddings(self.clf, list(texts[start:start + batch_size])) @ self.hypotheses.T
-            out.extend(self.scores(zs.similarity_logits(cosine, self.multi_label)).cpu().numpy())
+            out.extend(zs.similarity_logits(cosine, self.multi_label).float())
         return out
 
     def extras(self, x, slot_scores, target) -> dict:
@@ -283,6 +308,42 @@ class _NLI(Task):
 
     def pair_names(self, x: zs.Pairs, target: int) -> list[str]:
         raise NotImplementedError
+
+    def explained_texts(self, texts: Sequence[str], target: int, versus: int | None, output: str,
+                        batch_size: int = 32) -> np.ndarray:
+        """Each text as the premise of every pair the score needs (multi-label: only the target's and
+        the contrast's), tokenized as the pipeline does; an empty premise leaves the special tokens and
+        the hypothesis. Pairs of equal length and special tokens share a pass, unpadded: each as if alone."""
+        chosen = ([target] + ([] if versus is None else [versus])) if self.multi_label else range(len(self.hypotheses))
+        hypotheses = [self.hypotheses[i] for i in chosen]
+        t, v = (0, None if versus is None else 1) if self.multi_label else (target, versus)
+        logits = self._pair_logits([(text, h) for text in texts for h in hypotheses], batch_size)
+        labels = self.pair_labels(logits.reshape(len(texts), len(hypotheses), -1))
+        return self.explained(labels, t, v, output).double().cpu().numpy()
+
+    def _pair_logits(self, pairs: list[tuple[str, str]], batch_size: int) -> torch.Tensor:
+        clf = self.clf
+        try:
+            enc = clf.tokenizer([list(p) for p in pairs], truncation="only_first", max_length=clf.max_length)
+        except Exception as err:  # the tokenizer says the hypothesis alone is too long
+            raise ExplainerError(f"Cannot fit the text and hypothesis into the model's input ({err}). "
+                                 "Use shorter labels or template.") from None
+        special = set(clf.tokenizer.all_special_ids)
+        groups: dict[tuple, list[int]] = {}
+        for i, ids in enumerate(enc["input_ids"]):
+            groups.setdefault((len(ids), tuple(t for t in ids if t in special)), []).append(i)
+        out: list[torch.Tensor | None] = [None] * len(pairs)
+        for members in groups.values():
+            for start in range(0, len(members), batch_size):
+                idx = members[start:start + batch_size]
+                ids = torch.tensor([enc["input_ids"][i] for i in idx], device=clf.device)
+                types = (torch.tensor([enc["token_type_ids"][i] for i in idx], device=clf.device)
+                         if "token_type_ids" in enc else None)
+                with torch.no_grad():
+                    logits = clf.family.plain_logits(clf.model, ids, torch.ones_like(ids), token_type_ids=types)
+                for i, row in zip(idx, logits.float()):
+                    out[i] = row
+        return torch.stack(out)
 
     def extras(self, x: zs.Pairs, slot_scores: np.ndarray, target: int) -> dict:
         """Each pair's hypothesis tokens and their scores, reported apart from the text's words."""
