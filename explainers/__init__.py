@@ -26,6 +26,7 @@ from .attention import (
     rollout_words,
     shown_tokens,
 )
+from .attribution import KINDS as METHOD_KINDS
 from .attribution import METHODS, more_steps
 from .builtins import BUILTINS
 from .checkpoints import FAMILIES, Classifier, load, source_of
@@ -47,6 +48,7 @@ from .compare import (
     word_attention,
 )
 from .errors import ExplainerError
+from .faithfulness import Faithfulness, faithfulness, faithfulness_summary, more_faithful
 from .results import CONVERGENCE_WARNING, AttentionMaps, AttentionStream, Explanation, Prediction, Word
 from .tasks import TASKS, Task, task_for
 from .words import rank_correlation, shares
@@ -55,7 +57,7 @@ from .zeroshot import default_template
 __all__ = [
     "load", "source_of", "predict", "explain", "explain_many", "attention", "task_for",
     "Classifier", "Task", "Explanation", "Prediction", "Word", "AttentionMaps", "AttentionStream", "ExplainerError",
-    "METHODS", "FAMILIES", "TASKS", "BUILTINS", "COMBINATIONS", "CONVERGENCE_WARNING",
+    "METHODS", "METHOD_KINDS", "FAMILIES", "TASKS", "BUILTINS", "COMBINATIONS", "CONVERGENCE_WARNING",
     "combine_heads", "from_reader", "rollout", "rollout_words", "difference", "shown_tokens",
     "rank_correlation", "shares", "more_steps", "default_template",
     "plots", "html", "batch", "report", "__version__",
@@ -63,6 +65,8 @@ __all__ = [
     "compare", "Comparison", "Disagreement", "kendall", "compare_attention", "word_attention",
     "AttentionComparison", "WordAttention", "prediction_table", "filter_rows", "filter_counts", "parse_lines",
     "texts_and_gold", "FILTERS", "GOLD_FILTERS",
+    # is an explanation faithful to the model? (explainers/faithfulness.py)
+    "faithfulness", "Faithfulness", "more_faithful", "faithfulness_summary",
 ]
 
 _LAZY = ("plots", "html", "batch", "report")  # plotly and pandas: imported by what draws figures or reads tables

@@ -297,3 +297,44 @@ def class_words(summary, value: str = "total", top: int = 10, columns: int = 3,
     most = max((len(m) for m in shown.values()), default=1)
     fig.update_layout(title=title, height=80 + rows * (60 + 22 * max(most, 1)), margin=dict(l=10, r=10, t=70, b=10))
     return fig
+
+
+# --------------------------------------------------------------------------- faithfulness (explainers/faithfulness.py)
+
+# Blue and orange: told apart with every common colour-vision deficiency; the line style tells method from random.
+DELETION_COLOUR, INSERTION_COLOUR = "#2166ac", "#e66101"
+
+
+def faithfulness_curves(result, title: str | None = None) -> go.Figure:
+    """``ex.faithfulness``' deletion curve (the explanation's top words removed first) and insertion
+    curve (only its top words kept), solid, with the mean over random word orders dashed as the
+    reference: a faithful explanation's deletion curve falls below the random one, its insertion
+    curve rises above it. The explained label reaches plotly as escaped text only."""
+    from .errors import ExplainerError
+
+    if result.deletion is None or result.insertion is None:
+        raise ExplainerError("This faithfulness result has no curves; compute it with curves=True.")
+    value = f"{result.output} of {result.target}" + (f" minus {result.contrast}" if result.contrast else "")
+    fig = go.Figure()
+    for name, colour, verb, mine, chance, area, chance_area in (
+            ("deletion", DELETION_COLOUR, "removed", result.deletion, result.random_deletion, result.deletion_auc,
+             result.random_deletion_auc),
+            ("insertion", INSERTION_COLOUR, "kept", result.insertion, result.random_insertion, result.insertion_auc,
+             result.random_insertion_auc)):
+        for who, curve, auc, dash in ((result.method, mine, area, "solid"),
+                                      ("random order", chance, chance_area, "dash")):
+            if curve is None:
+                continue
+            label = f"{name}, {who} (area {auc:.3f})"
+            text = ["<br>".join((_plain(label), f"{k} of {result.n_words} words {verb} ({f:.0%})",
+                                 f"{_plain(value)}: {s:.4f}"))
+                    for k, f, s in zip(curve.counts, curve.fractions, curve.scores)]
+            fig.add_trace(go.Scatter(x=curve.fractions, y=curve.scores, mode="lines+markers", name=_plain(label),
+                                     line=dict(color=colour, dash=dash, width=2.5 if dash == "solid" else 1.5),
+                                     marker=dict(size=5), text=text, hovertemplate="%{text}<extra></extra>"))
+    fig.update_layout(
+        title=title or f"Removing the words {_plain(result.method)} ranks highest ({result.removal})",
+        xaxis=dict(title="share of words removed / kept", range=[-0.02, 1.02], tickformat=".0%"),
+        yaxis=dict(title=_plain(value)), height=380, margin=dict(l=10, r=10, t=40, b=30),
+        legend=dict(orientation="h", y=-0.2), hovermode="closest")
+    return fig
