@@ -46,11 +46,12 @@ def submit(option_keys: dict[str, str]) -> None:
                  target=get("w.target") or "", contrast=get("w.contrast") or "", options=options)
 
 
-def more_steps(steps: int) -> None:
-    """The convergence warning's fix: the same request with more integration steps."""
+def more_steps(change: dict) -> None:
+    """The convergence warning's fix: the same request with more steps (or a higher cap)."""
     req = state.request()
-    state.update(options={**req.options, "n_steps": steps})
-    st.session_state["w.opt.integrated_gradients.n_steps"] = steps
+    state.update(options={**req.options, **change})
+    for name, value in change.items():
+        st.session_state[f"w.opt.integrated_gradients.{name}"] = value
 
 
 def target_labels(req: state.Request) -> tuple[list[str], list[str]]:
@@ -66,6 +67,9 @@ def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
     # outside the form, so that the options below follow the chosen method at once
     st.selectbox("Method", list(ex.METHODS), key=state.widget_default("method", req.method),
                  format_func=lambda n: ex.METHODS[n].title, help="Applied when you press Explain.")
+    kind = ex.METHODS[st.session_state.get("w.method", req.method)].kind
+    if kind != "attribution":
+        st.caption(ex.METHOD_KINDS[kind])
     with st.form("explain_form", border=False):
         st.text_area("Text", key=state.widget_default("text", req.text), height=110, max_chars=20_000)
         if clf.task == "nli":
@@ -107,6 +111,35 @@ def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:
     return exp
 
 
+REMOVALS = {"mask": "masking them", "delete": "deleting them"}
+
+
+def faithfulness(req: state.Request, exp: ex.Explanation) -> None:
+    """Evidence beside the explanation: does removing its top words move the score more than random ones?"""
+    st.subheader("How far to trust it")
+    removal = st.radio("Remove words by", list(REMOVALS), horizontal=True, key="w.removal", format_func=REMOVALS.get,
+                       help="Masking replaces each piece of a word by the mask token (the text keeps its length); "
+                            "deleting takes the word out of the text, as a person would.")
+    slot = st.empty()
+    with st.spinner("Removing the top-ranked words, and random ones…"):
+        result = models.safely(slot, models.faithfulness, req, removal)
+    if result is None:
+        return
+    left, right = st.columns([2, 3])
+    with left:
+        m1, m2 = st.columns(2)
+        m1.metric("Comprehensiveness", f"{result.comprehensiveness:+.3g}",
+                  f"{result.comprehensiveness_gain:+.2g} vs random", border=True,
+                  help="How much the explained score drops when the top-ranked 10–50% of the words are removed "
+                       "(mean over those shares, AOPC). Higher: the explanation found the words the model needs.")
+        m2.metric("Sufficiency", f"{result.sufficiency:+.3g}", f"{-result.sufficiency_gain:+.2g} vs random",
+                  delta_color="inverse", border=True,
+                  help="How much the explained score drops when only the top-ranked 10–50% of the words are kept. "
+                       "Lower: those words alone are enough for the model.")
+        st.caption(ex.faithfulness_summary(result))
+    right.plotly_chart(ex.plots.faithfulness_curves(result), width="stretch")
+
+
 def results(exp: ex.Explanation) -> None:
     signed = bool(exp.extras.get("signed", True))
     for notice in exp.prediction.notices:
@@ -143,8 +176,10 @@ def results(exp: ex.Explanation) -> None:
 
 def details(exp: ex.Explanation) -> None:
     facts = [f"method **{ex.METHODS[exp.method].title}**"]
-    if "n_steps" in exp.options:
-        facts.append(f"{exp.options['n_steps']} steps ({exp.options['integration']})")
+    if "steps" in exp.extras:
+        how = (f"to {exp.options['tolerance']:.1%} tolerance" if exp.options.get("n_steps") is None
+               else "as asked")
+        facts.append(f"{exp.extras['steps']} steps {how} ({exp.extras['integration']})")
     if exp.options.get("baseline"):
         facts.append(f"baseline token: {exp.options['baseline']}")
     facts.append(f"{exp.extras.get('seconds', 0):.2f} s")
@@ -152,11 +187,17 @@ def details(exp: ex.Explanation) -> None:
     if exp.convergence_error is not None:
         text = (f"Attributions sum to F(x) − F(baseline) = {exp.score:.4f} − {exp.baseline_score:.4f} = "
                 f"{exp.gap:+.4f}; convergence error {exp.delta:+.2e} ({exp.convergence_error:.1%}).")
-        if not exp.converged:
+        if exp.extras.get("cap_hit"):
+            st.warning(f"{text} The cap of {exp.options['max_steps']} steps was hit before the "
+                       f"{exp.options['tolerance']:.1%} tolerance: trust these scores less.", icon="⚠️")
+        elif not exp.converged:
             st.warning(text + " That is large: raise the number of steps for trustworthy scores.", icon="⚠️")
+        if exp.extras.get("cap_hit") or not exp.converged:
             more = ex.more_steps(exp.options)
             if more is not None:
-                st.button(f"Re-run with {more} steps", on_click=more_steps, args=(more,), type="primary")
+                name, value = next(iter(more.items()))
+                label = f"Re-run with {value} steps" if name == "n_steps" else f"Re-run with a cap of {value} steps"
+                st.button(label, on_click=more_steps, args=(more,), type="primary")
         else:
             st.caption(text)
     if "hypothesis_total" in exp.extras and exp.gap is not None:
@@ -198,6 +239,7 @@ def main() -> None:
     exp = compute(req, clf)
     if exp is not None:
         results(exp)
+        faithfulness(req, exp)
 
 
 main()

@@ -55,6 +55,9 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--contrast", default=None, help="explain target's score minus this label's (why A rather than B)")
     e.add_argument("--hypothesis", default=None, help="NLI checkpoints: explain the pair (text, hypothesis)")
     e.add_argument("--json", action="store_true", help="print the whole explanation as JSON")
+    e.add_argument("--faithfulness", nargs="?", const="mask", default=None, choices=["mask", "delete"],
+                   help="also measure how faithful the explanation is: comprehensiveness and sufficiency next "
+                        "to random word orders, removing words by masking (default) or deleting them")
 
     b = sub.add_parser("batch", parents=[shared],
                        help="predict and explain every row of a CSV, TSV, JSON Lines or Parquet file",
@@ -143,11 +146,15 @@ def explain(args) -> int:
         task = {"labels": args.labels, "multi_label": args.multi_label, "contrast": args.contrast,
                 "hypothesis": args.hypothesis, **({"template": args.template} if args.template else {})}
         exp = ex.explain(clf, text, method=args.method, target=args.target, **task, **dict(args.option))
+        faithful = None if args.faithfulness is None else ex.faithfulness(clf, exp, removal=args.faithfulness)
     except ex.ExplainerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.json:
-        print(exp.to_json(indent=2))
+        data = exp.to_dict()
+        if faithful is not None:
+            data["faithfulness"] = faithful.to_dict()
+        print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
         return 0
     pred = exp.prediction
     print(f"prediction: {pred.label}  " + "  ".join(f"{k}={v:.4f}" for k, v in pred.scores.items()))
@@ -156,7 +163,12 @@ def explain(args) -> int:
         line += f" (baseline {exp.baseline_score:.4f})"
     if exp.delta is not None:
         line += f", convergence delta {exp.delta:+.2e}"
+    if "steps" in exp.extras:
+        line += f", {exp.extras['steps']} steps"
     print(line)
+    if exp.extras.get("cap_hit"):
+        print(f"warning: the cap of {exp.options['max_steps']} steps was hit before the {exp.options['tolerance']:.1%} "
+              "tolerance; raise max_steps (--option max_steps=N) for trustworthy scores")
     if "contrast" in exp.extras:
         print(f"            (minus the score of {exp.extras['contrast']})")
     for notice in exp.prediction.notices:
@@ -168,4 +180,9 @@ def explain(args) -> int:
     width = max(len(w.text) for w in exp.words)
     for w in exp.words:
         print(f"  {w.text:<{width}}  {w.score:+.5f}")
+    if faithful is not None:
+        print(f"faithfulness ({faithful.removal}): comprehensiveness {faithful.comprehensiveness:+.4f} "
+              f"(random {faithful.random_comprehensiveness:+.4f}), sufficiency {faithful.sufficiency:+.4f} "
+              f"(random {faithful.random_sufficiency:+.4f})")
+        print(f"  {ex.faithfulness_summary(faithful)}")
     return 0

@@ -143,6 +143,35 @@ def attention(a: compare.Side, b: compare.Side, text: str) -> None:
                    "for B to compare where two models look.")
 
 
+def faithful(a: compare.Side, b: compare.Side, text: str) -> None:
+    """Which explanation is more faithful to its own model on this text (masking the top words)."""
+    st.subheader("Which is more faithful here?")
+    cs = compare.current()
+    found = []
+    for side in (a, b):
+        slot = st.empty()
+        with st.spinner(f"{side.name}: removing its top-ranked words, and random ones…"):
+            found.append(models.safely(slot, models.faithfulness, cs.request(side.name.lower(), text)))
+    if None in found:
+        return
+    table = pd.DataFrame([{"": side.name, "explanation": side.title,
+                           "comprehensiveness ↑": r.comprehensiveness, "random orders'": r.random_comprehensiveness,
+                           "sufficiency ↓": r.sufficiency, "random orders' ": r.random_sufficiency}
+                          for side, r in zip((a, b), found)])
+    st.dataframe(table, hide_index=True, width="stretch",
+                 column_config={c: st.column_config.NumberColumn(format="%+.4f") for c in table.columns[2:]})
+    winner = ex.more_faithful(*found)
+    if winner is None:
+        st.markdown("**Neither is clearly more faithful:** one wins on comprehensiveness, the other on "
+                    "sufficiency (or they tie).")
+    else:
+        st.markdown(f"**{(a, b)[winner].name} is more faithful on this text:** removing its top-ranked words "
+                    "lowers its model's score more, and keeping only them preserves more.")
+    st.caption("Each explanation is measured on its own model: its top-ranked 10–50% of the words are masked "
+               "(comprehensiveness, higher is better) or kept alone (sufficiency, lower is better), next to five "
+               "seeded random word orders. Scores are in each model's own explained units.")
+
+
 def one_text(a: compare.Side, b: compare.Side) -> None:
     cs = compare.current()
     with st.form("compare_form", border=False):
@@ -153,6 +182,7 @@ def one_text(a: compare.Side, b: compare.Side) -> None:
     if both is None:
         return
     results(a, b, *both)
+    faithful(a, b, cs.text)
     attention(a, b, cs.text)
 
 

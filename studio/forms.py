@@ -27,7 +27,7 @@ def method_options(method: str, prefix: str, values: Mapping | None = None) -> d
                               format_func=lambda c: "auto (least informative)" if c == "auto" else str(c))
             elif opt.kind is int:
                 col.number_input(name, min_value=int(opt.low), max_value=int(opt.high), step=1, key=key,
-                                 help=opt.help)
+                                 help=opt.help, placeholder="auto" if opt.optional else None)
             else:
                 col.number_input(name, min_value=float(opt.low), max_value=float(opt.high), step=0.05, key=key,
                                  help=opt.help)

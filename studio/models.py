@@ -86,6 +86,21 @@ def _explain(checkpoint, revision, label_names, text, method, target, contrast, 
                       progress=_PROGRESS.get(), **dict(task_inputs), **dict(options))
 
 
+def faithfulness(req, removal: str = "mask") -> ex.Faithfulness:
+    """How faithful the request's explanation is (``ex.faithfulness``, five seeded random orders),
+    cached like the explanation: a view-only rerun recomputes nothing."""
+    return _faithfulness(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
+                         req.contrast, tuple(sorted(task_inputs(req).items())), tuple(sorted(req.options.items())),
+                         removal)
+
+
+@functools.lru_cache(maxsize=256)
+def _faithfulness(checkpoint, revision, label_names, text, method, target, contrast, task_inputs, options,
+                  removal) -> ex.Faithfulness:
+    exp = _explain(checkpoint, revision, label_names, text, method, target, contrast, task_inputs, options)
+    return ex.faithfulness(load(checkpoint, revision, label_names), exp, removal=removal)
+
+
 def task_inputs(req) -> dict:
     """What the request gives its checkpoint: candidate labels, a hypothesis, or nothing."""
     return req.task_inputs(load(req.checkpoint, req.revision, req.label_names).task)

@@ -107,6 +107,26 @@ def test_explanation_renders_in_a_browser(server, browser):
     page.close()
 
 
+def test_faithfulness_panel_in_a_browser(server, browser):
+    page, dialogs = open_page(browser, server + "/?text=a+gripping%2C+funny+and+touching+film&method=occlusion")
+    page.set_viewport_size({"width": 1400, "height": 2200})
+    wait_for_result(page, "gripping")
+    page.get_by_text("How far to trust it").wait_for(timeout=120_000)
+    metrics = page.locator('[data-testid="stMetric"]')
+    metrics.nth(1).wait_for(timeout=120_000)
+    assert "Comprehensiveness" in metrics.nth(0).inner_text() and "vs random" in metrics.nth(0).inner_text()
+    assert "Sufficiency" in metrics.nth(1).inner_text()
+    curves = page.locator(".js-plotly-plot", has_text="Removing the words")
+    curves.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # let plotly finish drawing
+    legend = curves.locator(".legendtext").evaluate_all("nodes => nodes.map(n => n.textContent)")
+    assert any(t.startswith("deletion, occlusion") for t in legend) and any("random order" in t for t in legend)
+    curves.scroll_into_view_if_needed()
+    page.screenshot(path=str(SHOTS / "faithfulness.png"), full_page=True)
+    assert not dialogs
+    page.close()
+
+
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_hostile_text_shows_literally_and_runs_nothing(server, browser, hostile):
     page, dialogs = open_page(browser, server)

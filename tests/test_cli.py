@@ -42,3 +42,21 @@ def test_cli_zero_shot(tiny_folder):
     assert "note: Duplicate labels were removed." in out.stdout and "hypothesis tokens" in out.stdout
     out = run("--checkpoint", str(folder), "--text", "The team won", "--labels", "a,b", "--template", "no braces")
     assert out.returncode == 2 and "template" in out.stderr
+
+
+def test_cli_faithfulness_and_steps(tiny_folder):
+    folder = str(tiny_folder("bert"))
+    out = run("--checkpoint", folder, "--text", "a gripping film that never lets go", "--faithfulness")
+    assert out.returncode == 0, out.stderr
+    assert "steps" in out.stdout.splitlines()[1]
+    assert "faithfulness (mask): comprehensiveness" in out.stdout and "random words lower it by" in out.stdout
+    out = run("--checkpoint", folder, "--text", "a gripping film", "--faithfulness", "delete", "--json",
+              "--method", "occlusion")
+    assert out.returncode == 0, out.stderr
+    import json
+
+    data = json.loads(out.stdout)
+    assert data["faithfulness"]["removal"] == "delete" and data["faithfulness"]["method"] == "occlusion"
+    out = run("--checkpoint", folder, "--text", "a gripping film", "--option", "max_steps=17", "--option",
+              "tolerance=0.0001")
+    assert out.returncode == 0 and "warning: the cap of 17 steps was hit" in out.stdout

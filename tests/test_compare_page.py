@@ -215,3 +215,16 @@ def test_the_comparison_survives_the_url_round_trip():
     assert Compare().query() == {} and Compare.from_query({}) == Compare()
     bad = Compare.from_query({"a_method": "magic", "mode": "both", "filter": "x", "row": "-3", "heads": "min"})
     assert bad == Compare()
+
+
+def test_which_explanation_is_more_faithful_on_this_text():
+    at = compare_page()
+    cs = at.session_state["compare"]
+    found = [studio.models.faithfulness(cs.request(side)) for side in ("a", "b")]
+    table = next(d.value for d in at.dataframe if "comprehensiveness ↑" in d.value.columns)
+    assert table[""].tolist() == ["A", "B"]
+    np.testing.assert_allclose(table["comprehensiveness ↑"], [f.comprehensiveness for f in found])
+    np.testing.assert_allclose(table["sufficiency ↓"], [f.sufficiency for f in found])
+    winner = ex.more_faithful(*found)
+    verdict = next(m.value for m in at.markdown if "faithful" in m.value and m.value.startswith("**"))
+    assert verdict.startswith("**Neither" if winner is None else f"**{'AB'[winner]} is more faithful")
