@@ -32,7 +32,7 @@ ENGINES = ("local", "ray")
 TOP_WORDS = 5
 # The columns a finished table adds to the input's (an input column with one of these names is refused).
 RESULT_COLUMNS = ("row", "predicted_label", "explained_label", "explained_score", "baseline_score",
-                  "convergence_delta", "top_words", "words", "truncated", "method", "options", "provenance",
+                  "convergence_delta", "steps", "top_words", "words", "truncated", "method", "options", "provenance",
                   "gold_label", "correct")
 SCORE_PREFIX = "score:"
 
@@ -266,6 +266,7 @@ def result_row(exp) -> dict:
         "explained_score": exp.score,
         "baseline_score": exp.baseline_score,
         "convergence_delta": exp.delta,
+        "steps": exp.extras.get("steps"),  # integrated gradients' gradient evaluations (None for other methods)
         "top_words": json.dumps([[w.text, round(w.score, 6)] for w in order], ensure_ascii=False),
         "words": json.dumps([{"text": w.text, "start": w.start, "end": w.end, "score": w.score}
                              for w in exp.words], ensure_ascii=False),

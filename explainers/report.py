@@ -133,7 +133,7 @@ def convergence_note(table: pd.DataFrame) -> str | None:
         return None
     return (f"{over:,} of {len(errors):,} rows have a convergence error above {CONVERGENCE_WARNING:.0%} (median "
             f"{errors.median():.1%}): their word scores do not quite add up to the change in the score; raise "
-            "n_steps for trustworthy attributions.")
+            "max_steps (or n_steps, where it was given) for trustworthy attributions.")
 
 
 def sample_rows(table: pd.DataFrame, k: int = 20) -> pd.DataFrame:

@@ -94,8 +94,9 @@ def method_and_options() -> tuple[str, dict]:
     method = st.selectbox("Method", list(ex.METHODS), index=list(ex.METHODS).index(DEFAULT_METHOD),
                           key="w.batch.method", format_func=lambda n: ex.METHODS[n].title,
                           help="Saliency and input × gradient take one pass per batch of texts (a few seconds "
-                               "per hundred short texts on a CPU); integrated gradients n_steps passes (about a "
-                               "second a text at 100 steps; signed, with a convergence check).")
+                               "per hundred short texts on a CPU); integrated gradients as many as each text needs "
+                               "to add up within 1 % (33 gradients for a typical sentence; signed, with a "
+                               "convergence check).")
     keys = forms.method_options(method, "batch.opt")
     defaults = ex.METHODS[method].options
     return method, {name: st.session_state[key] for name, key in keys.items()

@@ -197,7 +197,8 @@ def test_run_writes_the_table_with_every_result(sst2, tmp_path):
     assert table.columns[:3].tolist() == ["sentence", "label", "row"]
     assert {"predicted_label", "score:negative", "score:positive", "explained_label", "explained_score",
             "baseline_score", "convergence_delta", "top_words", "words", "method", "options", "provenance",
-            "gold_label", "correct"} <= set(table.columns)
+            "gold_label", "correct", "steps"} <= set(table.columns)
+    assert (table["steps"] == 16).all()  # a given n_steps: exactly that many, on every row
     for _, row in table.iterrows():
         exp = ex.explain(sst2, row["sentence"], n_steps=16)
         assert row["predicted_label"] == exp.prediction.label
