@@ -23,15 +23,22 @@ def pickers() -> tuple[compare.Side, compare.Side]:
     return a, b
 
 
-def explain_both(a: compare.Side, b: compare.Side, text: str):
-    """Both explanations of ``text`` (cached with the Explain page's), or None with the message shown."""
+def for_both(a: compare.Side, b: compare.Side, text: str, compute, doing) -> tuple | None:
+    """``compute(request)`` for A's and B's request on ``text`` (cached with the Explain page's), each under
+    a spinner saying ``doing(side)``; None, with the message shown, when either fails."""
     cs = compare.current()
     out = []
     for side in (a, b):
         slot = st.empty()
-        with st.spinner(f"{side.name}: {ex.METHODS[side.method].title} on {side.checkpoint}…"):
-            out.append(models.safely(slot, models.explain_request, cs.request(side.name.lower(), text)))
+        with st.spinner(f"{side.name}: {doing(side)}…"):
+            out.append(models.safely(slot, compute, cs.request(side.name.lower(), text)))
     return None if None in out else tuple(out)
+
+
+def explain_both(a: compare.Side, b: compare.Side, text: str):
+    """Both explanations of ``text``, or None with the message shown."""
+    return for_both(a, b, text, models.explain_request,
+                    lambda side: f"{ex.METHODS[side.method].title} on {side.checkpoint}")
 
 
 def results(a: compare.Side, b: compare.Side, exp_a: ex.Explanation, exp_b: ex.Explanation) -> None:
@@ -146,13 +153,8 @@ def attention(a: compare.Side, b: compare.Side, text: str) -> None:
 def faithful(a: compare.Side, b: compare.Side, text: str) -> None:
     """Which explanation is more faithful to its own model on this text (masking the top words)."""
     st.subheader("Which is more faithful here?")
-    cs = compare.current()
-    found = []
-    for side in (a, b):
-        slot = st.empty()
-        with st.spinner(f"{side.name}: removing its top-ranked words, and random ones…"):
-            found.append(models.safely(slot, models.faithfulness, cs.request(side.name.lower(), text)))
-    if None in found:
+    found = for_both(a, b, text, models.faithfulness, lambda side: "removing its top-ranked words, and random ones")
+    if found is None:
         return
     table = pd.DataFrame([{"": side.name, "explanation": side.title,
                            "comprehensiveness ↑": r.comprehensiveness, "random orders'": r.random_comprehensiveness,

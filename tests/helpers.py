@@ -3,6 +3,7 @@
 (Tiny models are built by tiny_models.py, the family table; fixtures live in conftest.py.)
 """
 import json
+import threading
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -47,3 +48,21 @@ def page(path: str, **query) -> AppTest:
 
 def specs(at) -> list[dict]:
     return [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+
+
+def in_threads(work, items) -> list[Exception]:
+    """``work(item)`` for every item, each in its own thread, all at once; the exceptions they raised."""
+    errors = []
+
+    def guarded(item):
+        try:
+            work(item)
+        except Exception as err:  # reported to the caller
+            errors.append(err)
+
+    threads = [threading.Thread(target=guarded, args=(item,)) for item in items]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return errors

@@ -2,7 +2,6 @@
 passes, equality with Captum's own LayerIntegratedGradients, words that slice
 back to the text, an untouched shared model, and thread safety."""
 import copy
-import threading
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ import torch
 from captum.attr import LayerIntegratedGradients
 
 import explainers as ex
-from helpers import FAMILIES, TEXTS, snapshot
+from helpers import FAMILIES, TEXTS, in_threads, snapshot
 
 
 def plain_probability(clf, ids, mask, positions, target):
@@ -154,21 +153,13 @@ def test_shared_model_unchanged_after_explain(tiny, family):
 def test_threads_give_the_solo_results(tiny, family):
     clf = tiny(family)
     solo = {t: ex.explain(clf, t).token_scores for t in TEXTS}
-    results, errors = {}, []
+    results = {}
 
     def work(text):
-        try:
-            for _ in range(3):
-                results.setdefault(text, []).append(ex.explain(clf, text).token_scores)
-        except Exception as err:  # reported below
-            errors.append(err)
+        for _ in range(3):
+            results.setdefault(text, []).append(ex.explain(clf, text).token_scores)
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in TEXTS]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors
+    assert not in_threads(work, TEXTS)
     for text, runs in results.items():
         for run in runs:
             np.testing.assert_allclose(run, solo[text], atol=1e-6)

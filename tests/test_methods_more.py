@@ -1,6 +1,5 @@
 """LIME and KernelSHAP over words, and attention as a word scoring: what they compute, on the tiny
 models and the built-ins (the parametrised tests in test_attribution.py run them on every family)."""
-import threading
 
 import numpy as np
 import pytest
@@ -10,7 +9,7 @@ from sklearn.metrics import pairwise_distances
 import explainers as ex
 from explainers.attention import combine_heads, from_reader, rollout
 from explainers.attribution import KINDS, _lime_kernel
-from helpers import TEXTS
+from helpers import TEXTS, in_threads
 
 SURROGATES = ["lime", "kernel_shap"]
 ATTENTION = ["attention_last", "attention_rollout", "attention_gradient"]
@@ -97,20 +96,12 @@ def test_kernel_shap_of_one_word_is_the_whole_gap(tiny):
 def test_surrogates_in_threads_give_the_solo_results(tiny):
     clf = tiny("distilbert")
     solo = {t: ex.explain(clf, t, method="lime", samples=60, seed=t.count(" ")).token_scores for t in TEXTS}
-    results, errors = {}, []
+    results = {}
 
     def work(text):
-        try:
-            results[text] = ex.explain(clf, text, method="lime", samples=60, seed=text.count(" ")).token_scores
-        except Exception as err:  # reported below
-            errors.append(err)
+        results[text] = ex.explain(clf, text, method="lime", samples=60, seed=text.count(" ")).token_scores
 
-    threads = [threading.Thread(target=work, args=(t,)) for t in TEXTS]
-    for th in threads:
-        th.start()
-    for th in threads:
-        th.join()
-    assert not errors and results.keys() == solo.keys()
+    assert not in_threads(work, TEXTS) and results.keys() == solo.keys()
     for text, scores in results.items():
         np.testing.assert_array_equal(scores, solo[text])
 

@@ -62,7 +62,8 @@ def result(text: str, gold: str | None, predicted: str, scores: dict, word_score
     words = [SimpleNamespace(text=text[s:e], start=s, end=e, score=float(v)) for (s, e), v in zip(spans, word_scores)]
     exp = SimpleNamespace(prediction=SimpleNamespace(label=predicted, scores=scores), target=predicted,
                           score=scores[predicted], baseline_score=0.5, delta=1e-3, words=words, truncated=False,
-                          method=method, options={"n_steps": 8}, provenance={"checkpoint": "hand-made", "torch": "2.x"})
+                          method=method, options={"n_steps": 8}, provenance={"checkpoint": "hand-made", "torch": "2.x"},
+                          extras={"steps": 8} if method == "integrated_gradients" else {})
     row = batch.result_row(exp)
     return row, gold
 
