@@ -114,7 +114,7 @@ def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:
 REMOVALS = {"mask": "masking them", "delete": "deleting them"}
 
 
-def faithfulness(req: state.Request, exp: ex.Explanation) -> None:
+def faithfulness(req: state.Request) -> None:
     """Evidence beside the explanation: does removing its top words move the score more than random ones?"""
     st.subheader("How far to trust it")
     removal = st.radio("Remove words by", list(REMOVALS), horizontal=True, key="w.removal", format_func=REMOVALS.get,
@@ -239,7 +239,7 @@ def main() -> None:
     exp = compute(req, clf)
     if exp is not None:
         results(exp)
-        faithfulness(req, exp)
+        faithfulness(req)
 
 
 main()

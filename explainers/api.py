@@ -20,7 +20,7 @@ from .attribution import method as get_method
 from .checkpoints import Classifier
 from .errors import ExplainerError
 from .results import Explanation, Prediction
-from .scoring import TextTokens, baseline_ids, check_text, pad_rows
+from .scoring import TextTokens, baseline_ids, check_text, check_whole, pad_rows
 from .tasks import Input, Task, task_for
 from .words import fold, split_words, token_words
 
@@ -83,8 +83,7 @@ def explain_many(clf: Classifier, texts: Sequence[str], method: str = "integrate
     every text, or None for each text's predicted label. ``progress(fraction)`` covers all texts.
     """
     task = task_for(clf, labels=labels, template=template, multi_label=multi_label, hypothesis=hypothesis)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or not 1 <= batch_size <= 1024:
-        raise ExplainerError(f"batch_size must be a whole number from 1 to 1024, got {batch_size!r}.")
+    batch_size = check_whole("batch_size", batch_size, 1, 1024)
     return _explain(task, _check_texts(texts), get_method(method), options, target, contrast, batch_size, progress)
 
 

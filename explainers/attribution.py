@@ -275,8 +275,8 @@ def _lime_kernel(n_words: int, width: float = 25.0) -> Callable[..., float]:
 
 
 def _surrogate(explainer: Callable[[Callable], Any], scorer: Scorer, opts: dict, words: np.ndarray,
-               **made) -> list[Attribution]:
-    """LIME or KernelSHAP over words (``explainer``: Captum's class, ``made``: its further arguments).
+               made: Callable[[int], dict] = lambda n_words: {}) -> list[Attribution]:
+    """LIME or KernelSHAP over words (``explainer``: Captum's class, ``made(n_words)``: its further arguments).
 
     Captum perturbs z, one 0/1 per word (1: kept); a word off has all its pieces replaced by the
     baseline token in every embedding use. The slots never removed (special tokens, hypotheses,
@@ -295,7 +295,7 @@ def _surrogate(explainer: Callable[[Callable], Any], scorer: Scorer, opts: dict,
     device = scorer.inputs[0].device
     with _RNG_LOCK, torch.random.fork_rng(devices=[]):  # Captum draws its samples from torch's CPU generator only
         torch.manual_seed(opts["seed"])
-        coefs = explainer(forward, **made).attribute(
+        coefs = explainer(forward, **made(n_words)).attribute(
             torch.ones(1, n_words, device=device), baselines=torch.zeros(1, n_words, device=device),
             feature_mask=torch.arange(n_words, device=device)[None], additional_forward_args=(scorer.rows(),),
             n_samples=opts["samples"], perturbations_per_eval=scorer.examples_per_pass(opts["internal_batch_size"]),
@@ -304,9 +304,8 @@ def _surrogate(explainer: Callable[[Callable], Any], scorer: Scorer, opts: dict,
 
 
 def _lime(scorer: Scorer, opts: dict, words: np.ndarray) -> list[Attribution]:
-    n_words = int(np.unique(words[words >= 0]).size)
-    return _surrogate(Lime, scorer, opts, words, interpretable_model=SkLearnRidge(alpha=1.0),
-                      similarity_func=_lime_kernel(n_words))
+    return _surrogate(Lime, scorer, opts, words, lambda n_words: {
+        "interpretable_model": SkLearnRidge(alpha=1.0), "similarity_func": _lime_kernel(n_words)})
 
 
 def _kernel_shap(scorer: Scorer, opts: dict, words: np.ndarray) -> list[Attribution]:

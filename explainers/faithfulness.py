@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, fields
-from numbers import Integral, Real
+from numbers import Real
 from typing import Callable, Sequence
 
 import numpy as np
@@ -32,7 +32,7 @@ from .api import _read, _words_of_slots
 from .checkpoints import Classifier
 from .errors import ExplainerError
 from .results import Explanation
-from .scoring import OUTPUTS
+from .scoring import OUTPUTS, check_whole
 from .tasks import Task, task_for
 from .words import split_words
 
@@ -170,9 +170,9 @@ def faithfulness(clf: Classifier, explanation: Explanation, removal: str = "mask
     if removal not in REMOVALS:
         raise ExplainerError(f"Unknown removal {removal!r}; use one of {', '.join(REMOVALS)}.")
     fractions = _check_fractions(fractions)
-    random_orders = _whole("random_orders", random_orders, 0, MAX_RANDOM_ORDERS)
-    seed = _whole("seed", seed, 0, 2**31 - 1)  # as SmoothGrad's seed
-    batch_size = _whole("batch_size", batch_size, 1, 1024)
+    random_orders = check_whole("random_orders", random_orders, 0, MAX_RANDOM_ORDERS)
+    seed = check_whole("seed", seed, 0, 2**31 - 1)  # as SmoothGrad's seed
+    batch_size = check_whole("batch_size", batch_size, 1, 1024)
     if not isinstance(curves, bool):
         raise ExplainerError(f"curves must be True or False, got {curves!r}.")
     n = len(explanation.words)
@@ -253,12 +253,6 @@ def faithfulness(clf: Classifier, explanation: Explanation, removal: str = "mask
         score=score, empty_score=float(values[empty]), n_words=n, random_orders=random_orders, seed=seed,
         method=explanation.method, target=explanation.target, contrast=contrast, output=output, task=task.kind,
         checkpoint=clf.checkpoint, seconds=round(time.perf_counter() - started, 4))
-
-
-def _whole(name: str, value, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
-        raise ExplainerError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}.")
-    return int(value)
 
 
 def _check_fractions(fractions) -> tuple[float, ...]:

@@ -9,6 +9,7 @@ no state on the shared model.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Callable, Sequence
 
 import numpy as np
@@ -139,6 +140,13 @@ def check_text(text) -> str:
         raise ExplainerError(f"The text has {len(text):,} characters; the limit is {MAX_CHARS:,}. "
                              "Shorten it: the model reads only its first few hundred tokens anyway.")
     return text
+
+
+def check_whole(name: str, value, low: int, high: int) -> int:
+    """``value`` as an int, when it is a whole number (not a bool) from ``low`` to ``high``."""
+    if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
+        raise ExplainerError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}.")
+    return int(value)
 
 
 def encode(clf: Classifier, text: str) -> Encoded:
