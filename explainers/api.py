@@ -20,7 +20,7 @@ from .attribution import method as get_method
 from .checkpoints import Classifier
 from .errors import ExplainerError
 from .results import Explanation, Prediction
-from .scoring import TextTokens, baseline_ids, check_text, check_whole, pad_rows
+from .scoring import TextTokens, baseline_ids, check_text, check_whole, pad_rows, removal_token
 from .tasks import Input, Task, task_for
 from .words import fold, split_words, token_words
 
@@ -103,7 +103,7 @@ class _Row:
     seconds: float
 
 
-def _read(task: Task, text: str, opts: dict, target, contrast) -> _Row:
+def _read(task: Task, text: str, opts: dict, target, contrast, removes_words: bool = False) -> _Row:
     started = time.perf_counter()
     x = task.read(text)
     logits = task.logits(x)
@@ -111,8 +111,9 @@ def _read(task: Task, text: str, opts: dict, target, contrast) -> _Row:
     t, v = task.indices(target, contrast, int(np.argmax(probabilities)))
     names = task.labels[t], (None if v is None else task.labels[v])
     x, logits, t, v = task.focus(x, logits, t, v)
-    opts = _with_baseline(task, x, opts)
-    base = baseline_ids(task.clf, x, opts.get("baseline") or "pad")
+    opts = _with_baseline(task, x, opts, removes_words)
+    # methods without a baseline never read it: the input itself stands in (it needs no special token)
+    base = baseline_ids(task.clf, x, opts["baseline"]) if opts.get("baseline") else x.input_ids
     return _Row(text, x, logits, task.prediction(probabilities), t, v, names, opts, base,
                 time.perf_counter() - started)
 
@@ -121,10 +122,10 @@ def _explain(task: Task, texts: list[str], m: Method, options: dict, target, con
              progress) -> list[Explanation]:
     """Read every text, attribute them in groups of similar length (one group per pass where the
     method and task allow it), and build each Explanation."""
-    opts = m.resolve(options)
+    opts = task.output(m.resolve(options), options)
     if progress is not None and not callable(progress):
         raise ExplainerError("progress must be a function of one number (the fraction done).")
-    rows = [_read(task, text, opts, target, contrast) for text in texts]
+    rows = [_read(task, text, opts, target, contrast, m.needs_words) for text in texts]
     width = batch_size if m.batched and task.stackable else 1
     order = sorted(range(len(rows)), key=lambda i: rows[i].x.input_ids.shape[-1])  # less padding
     out: list[Explanation | None] = [None] * len(rows)
@@ -181,6 +182,66 @@ def _words_of_slots(text: str, view: TextTokens, owners: tuple[np.ndarray, ...])
     return words
 
 
+@dataclass(frozen=True)
+class Estimate:
+    """How long an explanation will take here, before it starts: one timed pass of a few examples
+    through the model (forward, and backward where the method needs gradients), times the examples
+    the method needs (fewest, typical, most: the tolerance mode decides as it goes)."""
+
+    method: str
+    seconds_per_example: float
+    examples: tuple[int, int, int]
+
+    @property
+    def seconds(self) -> tuple[float, float, float]:
+        return tuple(n * self.seconds_per_example for n in self.examples)
+
+    def summary(self) -> str:
+        low, typical, high = self.seconds
+        if high - low < 0.2 * typical + 0.5:
+            return f"about {_duration(typical)} here ({_passes(self.examples[1])})"
+        return (f"about {_duration(typical)} here, {_duration(low)} to {_duration(high)} "
+                f"({self.examples[0]} to {_passes(self.examples[2])}, typically {self.examples[1]})")
+
+
+def _passes(n: int) -> str:
+    return f"{n:,} pass{'' if n == 1 else 'es'} of the text through the model"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def estimate(clf: Classifier, text: str, method: str = "integrated_gradients", target: str | int | None = None, *,
+             labels=None, template: str | None = None, multi_label: bool = False, contrast: str | int | None = None,
+             hypothesis: str | None = None, sample: int = 2, **options) -> Estimate:
+    """How long ``explain`` with these arguments would take on ``text`` here, from one timed pass of
+    ``sample`` examples (after an untimed one): a big model on a CPU can take minutes, and a page
+    should say so first."""
+    task = task_for(clf, labels=labels, template=template, multi_label=multi_label, hypothesis=hypothesis)
+    m = get_method(method)
+    opts = task.output(m.resolve(options), options)
+    row = _read(task, check_text(text), opts, target, contrast, m.needs_words)
+    scorer = task.scorer(row.x, [row.target], None if row.versus is None else [row.versus], row.baseline_ids,
+                         opts["output"])
+    n_words = len(split_words(text))
+    typical = m.work(opts, n_words)
+    fewest, most = m.work_bounds(opts, n_words) if m.work_bounds else (typical, typical)
+    k = check_whole("sample", sample, 1, 64)
+
+    def one_pass(n: int) -> float:
+        inputs = [x.expand(n, *x.shape[1:]).clone().requires_grad_(not m.needs_words) for x in scorer.inputs]
+        began = time.perf_counter()
+        with torch.set_grad_enabled(not m.needs_words):  # word removal needs forward passes only
+            scores = scorer.forward(*inputs, torch.zeros(n, dtype=torch.long, device=inputs[0].device))
+            if not m.needs_words:
+                torch.autograd.grad(scores.sum(), inputs)
+        return time.perf_counter() - began
+
+    one_pass(1)  # a first pass pays for allocation and lazy set-up that the explanation pays once, not per step
+    return Estimate(m.name, one_pass(k) / k, (fewest, typical, most))
+
+
 def _uncertainty(p: np.ndarray, multi_label: bool) -> float:
     """Entropy of a prediction (mean binary entropy for independent labels)."""
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
@@ -189,15 +250,21 @@ def _uncertainty(p: np.ndarray, multi_label: bool) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def _with_baseline(task: Task, x: Input, opts: dict) -> dict:
-    """Resolve baseline="auto": of the family's candidate tokens, the one whose all-replaced
-    input gets the least informative prediction, so that F(x') carries no evidence."""
+def _with_baseline(task: Task, x: Input, opts: dict, removes_words: bool) -> dict:
+    """Resolve baseline="auto". Methods that remove words take the family's removal token; integrated
+    gradients, of the family's candidate tokens, the one whose all-replaced input gets the least
+    informative prediction, so that F(x') carries no evidence (a raw score: the first candidate)."""
     if opts.get("baseline") != "auto":
         return opts
     clf = task.clf
+    if removes_words:
+        return {**opts, "baseline": removal_token(clf)}
     candidates = [b for b in clf.family.baselines if getattr(clf.tokenizer, f"{b}_token_id", None) is not None]
     if not candidates:
-        raise ExplainerError("This tokenizer has none of the pad, mask or unk tokens a baseline needs.")
+        raise ExplainerError(f"This tokenizer has none of the {', '.join(clf.family.baselines)} tokens a "
+                             "baseline needs.")
+    if task.raw_score:
+        return {**opts, "baseline": candidates[0]}
 
     def uncertainty(b: str) -> float:
         return _uncertainty(task.scores(task.logits(x, baseline_ids(clf, x, b))).cpu().numpy(), task.multi_label)

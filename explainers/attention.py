@@ -101,8 +101,9 @@ def attention(clf: Classifier, text: str, target: str | int | None = None,
 
     views = {name: (tuple(clf.tokenizer.convert_ids_to_tokens(ids[0].tolist())), special)
              for name, (ids, special) in fam.sequences(clf.model, enc.input_ids, enc.special).items()}
-    reads = int(enc.reads[0]) if scored else None  # mean-pooled sentence encoders read every token
-    reader = fam.reader_name(enc.tokens, reads) if scored else "every token (mean-pooled)"
+    # mean-pooled heads and sentence encoders read every token
+    reads = fam.reader_position(clf.model.config, enc.reads) if scored else None
+    reader = fam.reader_name(clf.model.config, enc.tokens, reads) if scored else "every token (mean-pooled)"
     streams = {}
     for name, maps in raw.items():
         weights = _stack(maps)

@@ -86,6 +86,8 @@ class Method:
     help: str = ""
     needs_words: bool = False  # run() takes the token -> word feature map
     work: Callable[[dict, int], int] = lambda opts, n_words: 1  # examples per row through the model, for progress
+    # (fewest, most) examples where the method decides as it goes (the tolerance mode); None: always ``work``
+    work_bounds: Callable[[dict, int], tuple[int, int]] | None = None
     batched: bool = False  # several texts per pass give each exactly its own result (no shared noise, no words)
     kind: str = "attribution"  # a key of KINDS: "attribution", "surrogate" (LIME, KernelSHAP) or "attention"
 
@@ -348,7 +350,8 @@ _COMMON = {
     "aggregation": Option("sum", choices=AGGREGATIONS, help="how word pieces make a word's score"),
 }
 _BATCH = Option(16, low=1, high=1024, kind=int, help="examples per forward pass (memory bound)")
-_REMOVAL = Option("mask", choices=BASELINES, help="token that replaces each removed word")
+_REMOVAL = Option("auto", choices=("auto",) + BASELINES,
+                  help="token that replaces each removed word; auto: the model family's (mask for encoders)")
 # On builtin:sst2, 8 everyday sentences, Spearman of two seeds' word scores (median / mean): LIME 0.70 / 0.68 at
 # 100 samples, 0.94 / 0.87 at 300, 0.91 / 0.90 at 500, 0.95 / 0.90 at 1000; KernelSHAP 0.58 / 0.56 at 100,
 # 0.77 / 0.70 at 300, 0.87 / 0.84 at 500, 0.92 / 0.89 at 1000. Defaults: the first count with a median of 0.9
@@ -376,6 +379,8 @@ METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
         "baseline": _BASELINE, "internal_batch_size": _BATCH, **_COMMON,
     }, signed=True, has_baseline=True, batched=True,
         work=lambda opts, n: (opts["n_steps"] or 2 * FIRST_INTERVALS + 1) + 2,
+        work_bounds=lambda opts, n: ((opts["n_steps"] + 2,) * 2 if opts["n_steps"] else
+                                     (FIRST_INTERVALS + 3, opts["max_steps"] + 2)),
         help="Path integral of gradients from a baseline text to the input; sums to F(x) - F(baseline)."),
     Method("saliency", "Saliency (gradient norm)", _saliency, {**_COMMON}, signed=False, has_baseline=False,
            batched=True, help="L2 norm of the gradient of the score with respect to each token's embedding."),
@@ -389,7 +394,7 @@ METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
     }, signed=False, has_baseline=False, work=lambda opts, n: opts["samples"],
         help="Saliency averaged over noisy copies of the embeddings (Captum NoiseTunnel)."),
     Method("occlusion", "Occlusion (word removal)", _occlusion, {
-        "baseline": Option("mask", choices=BASELINES, help="token that replaces each word"),
+        "baseline": _REMOVAL,
         "internal_batch_size": _BATCH, **_COMMON,
     }, signed=True, has_baseline=True, needs_words=True, work=lambda opts, n: n + 2,
         help="Score drop when one word is replaced by the baseline token (Captum FeatureAblation)."),

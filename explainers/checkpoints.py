@@ -8,6 +8,7 @@ encoder and decoder are all decided here and nowhere else.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import os
 import re
@@ -39,9 +40,15 @@ class Family:
     positions: "absolute" (0..T-1, the model's default) or "from_ids"
     (RoBERTa-style: padding_idx + 1 + running count of non-pad ids), passed
     explicitly so that a baseline of pad ids keeps the input's positions.
-    reads: the position whose output the classification head reads: "first"
-    (CLS), "eos" (the final EOS, BART's decoder) or "last" (the last non-pad
-    token, as decoder-only classifiers do).
+    reads: what the classification head reads (``READS``): "first" (CLS),
+    "eos" (the final EOS, BART's decoder), "last" (the last non-pad token:
+    decoder-only classifiers, whose score layer is applied here at that
+    position, because their own forward pass cannot find padding in
+    embeddings), or "pooling" (the config's ``classifier_pooling`` says first
+    or mean: ModernBERT, EuroBERT).
+    baselines: the tokens integrated gradients' baseline="auto" chooses among.
+    removals: the token that stands for a removed word (occlusion, LIME,
+    KernelSHAP, faithfulness), the first one the tokenizer has.
     encoder_decoder: the text goes to an encoder and, shifted right after the
     decoder start token, to a decoder (BART).
     """
@@ -50,9 +57,27 @@ class Family:
     model_types: tuple[str, ...]
     positions: str = "absolute"
     reads: str = "first"
-    baselines: tuple[str, ...] = ("pad", "mask", "unk")  # candidates for baseline="auto"
+    baselines: tuple[str, ...] = ("pad", "mask", "unk")
+    removals: tuple[str, ...] = ("mask", "pad", "unk")
     encoder_decoder: bool = False
     token_types: bool = False
+
+    @property
+    def decoder_only(self) -> bool:
+        return self.reads == "last"
+
+    def pooling(self, config) -> str:
+        """What this model's head reads: "first", "eos", "last" or "mean" (``READS``)."""
+        if self.reads != "pooling":
+            return self.reads
+        how = getattr(config, "classifier_pooling", "cls")
+        if how not in _POOLING:
+            raise ExplainerError(f"Unknown classifier_pooling {how!r} in the model's config.")
+        return _POOLING[how]
+
+    def head_reads(self, config) -> str:
+        """What the head reads, in words (the sidebar's facts)."""
+        return READS[self.pooling(config)]
 
     # -- ids -> model inputs --------------------------------------------------
     def padding_idx(self, model) -> int:
@@ -81,23 +106,38 @@ class Family:
         return kwargs
 
     def reads_at(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
-        """[B]: the position each row's classification head reads."""
-        if self.reads == "first":
+        """[B]: the position each row's classification head reads (0 where it pools every token).
+
+        Decoder-only: the last attended token that is not the config's pad token, the
+        model's own rule (with padding we add ourselves masked out, whatever its id).
+        """
+        pooling = self.pooling(model.config)
+        if pooling in ("first", "mean"):
             return torch.zeros(input_ids.shape[0], dtype=torch.long, device=input_ids.device)
-        if self.reads == "last":
-            wanted = attention_mask.bool()
+        wanted = attention_mask.bool()
+        if pooling == "last":
+            pad = getattr(model.config.get_text_config(), "pad_token_id", None)
+            if pad is not None:
+                wanted = wanted & (input_ids != pad)
         else:  # "eos"
-            wanted = (input_ids == model.config.eos_token_id) & attention_mask.bool()
+            wanted = wanted & (input_ids == model.config.eos_token_id)
             if not wanted.any(dim=1).all():
                 raise ExplainerError("The encoded text has no end-of-sequence token for the classifier to read.")
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
-        return torch.where(wanted, positions, -1).max(dim=1).values
+        return torch.where(wanted, positions, -1).max(dim=1).values.clamp(min=0)
 
-    def reader_name(self, tokens: Sequence[str], position: int) -> str:
+    def reader_position(self, config, reads: torch.Tensor) -> int | None:
+        """The one position attention views follow; None where the head pools every token."""
+        return None if self.pooling(config) == "mean" else int(reads[0])
+
+    def reader_name(self, config, tokens: Sequence[str], position: int | None) -> str:
         """The position the classification head reads, in words."""
-        if self.reads == "first":
+        pooling = self.pooling(config)
+        if pooling == "first":
             return tokens[position]
-        return f"the {'final EOS' if self.reads == 'eos' else 'last token'} (position {position})"
+        if pooling == "mean":
+            return "every token (mean-pooled)"
+        return f"the {'final EOS' if pooling == 'eos' else 'last token'} (position {position})"
 
     def embedding_modules(self, model) -> tuple[torch.nn.Module, ...]:
         """The word-embedding lookups the forward pass really calls, in order."""
@@ -156,6 +196,10 @@ class Family:
                               attention_mask=attention_mask, use_cache=False)
             hidden = out.last_hidden_state
             return model.classification_head(hidden[torch.arange(hidden.shape[0]), reads])
+        if self.decoder_only:  # the score layer at each row's own last token, as the model applies it
+            hidden = model.base_model(inputs_embeds=embeddings[0], attention_mask=attention_mask,
+                                      use_cache=False).last_hidden_state
+            return model.score(hidden[torch.arange(hidden.shape[0]), reads])
         kwargs: dict[str, Any] = {"inputs_embeds": embeddings[0], "attention_mask": attention_mask}
         if position_ids is not None:
             kwargs["position_ids"] = position_ids
@@ -164,9 +208,18 @@ class Family:
         return model(**kwargs).logits
 
     def plain_logits(self, model, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                     position_ids: torch.Tensor | None = None,
-                     token_type_ids: torch.Tensor | None = None) -> torch.Tensor:
-        """The model's own forward pass from ids, as a user would call it."""
+                     position_ids: torch.Tensor | None = None, token_type_ids: torch.Tensor | None = None,
+                     reads: torch.Tensor | None = None) -> torch.Tensor:
+        """The model's own forward pass from ids, as a user would call it.
+
+        Decoder-only models apply their score layer at ``reads`` (default: each
+        row's last token by the model's rule, ``reads_at``), so that padding of any
+        id, or none in the tokenizer, reads what each text reads alone, and a
+        baseline is read where its input is.
+        """
+        if self.decoder_only:
+            reads = self.reads_at(model, input_ids, attention_mask) if reads is None else reads
+            return self.logits_from_embeddings(model, self.embed(model, input_ids), attention_mask, reads=reads)
         return model(**self.model_inputs(model, input_ids, attention_mask, position_ids, token_type_ids)).logits
 
 
@@ -177,6 +230,19 @@ def shift_right(input_ids: torch.Tensor, config) -> torch.Tensor:
     shifted[:, 0] = config.decoder_start_token_id
     return shifted
 
+
+READS = {
+    "first": "the first token (CLS)",
+    "mean": "the mean of every token",
+    "eos": "the final end-of-sequence token (decoder)",
+    "last": "the last token (decoder-only)",
+}
+"""What a classification head can read, in words."""
+_POOLING = {"cls": "first", "bos": "first", "mean": "mean", "late": "mean"}  # classifier_pooling values
+# Decoder-only tokenizers often have no pad, mask or unk token, but all have an EOS. A zero embedding (as a
+# pad row often is) makes RMSNorm's path near-singular: on a Llama-style SST-2 classifier 8% of texts reached
+# 1% completeness by 64 steps against 99% with EOS (bench/decoder_baselines.py, bench/RESULTS.md).
+DECODER_BASELINES = ("eos",)
 
 FAMILIES: tuple[Family, ...] = (
     Family("BERT", ("bert",), token_types=True),
@@ -190,6 +256,13 @@ FAMILIES: tuple[Family, ...] = (
     Family("ALBERT", ("albert",), token_types=True),  # factorised embeddings
     Family("MPNet", ("mpnet",), positions="from_ids"),
     Family("BART", ("bart",), reads="eos", encoder_decoder=True),
+    # Rotary positions, local and global attention; a zero pad embedding feeds LayerNorm, as DeBERTa's.
+    Family("ModernBERT", ("modernbert",), reads="pooling", baselines=("mask", "unk")),
+    Family("EuroBERT", ("eurobert",), reads="pooling", baselines=("mask", "eos")),
+    *(Family(name, types, reads="last", baselines=DECODER_BASELINES, removals=DECODER_BASELINES)
+      for name, types in (("GPT-2", ("gpt2",)), ("Llama", ("llama",)), ("Mistral", ("mistral",)),
+                          ("Qwen2/Qwen3", ("qwen2", "qwen3")), ("Phi-3", ("phi3",)),
+                          ("Gemma 2/Gemma 3", ("gemma2", "gemma3_text")))),
 )
 
 
@@ -241,6 +314,12 @@ class Classifier:
         return label_index(self.labels, target, default, self.label_listing)
 
     @property
+    def one_output(self) -> bool:
+        """A head with one raw output (a regressor, reward model or cross-encoder): its score is
+        explained as it is, with no probability and nothing to contrast it with."""
+        return self.task == "classification" and len(self.labels) == 1 and not self.multi_label
+
+    @property
     def has_generic_labels(self) -> bool:
         """The checkpoint names its labels LABEL_0, LABEL_1, ...: display names may be given at load."""
         own = getattr(self.model.config, "id2label", None) or {}
@@ -257,8 +336,11 @@ class Classifier:
             "labels": list(self.labels),
             "parameters": sum(p.numel() for p in self.model.parameters()),
             "multi_label": self.multi_label,
+            "output": "one raw score" if self.one_output else "a probability per label",
+            "head reads": self.family.head_reads(cfg) if self.labels else "every token (mean-pooled)",
             "max_tokens": self.max_length,
             "task": self.task,
+            "source": self.provenance.get("source"),
         }
 
 
@@ -290,14 +372,21 @@ def parameter_count(config, loader) -> int:
         return sum(p.numel() for p in loader.from_config(config).parameters())
 
 
-def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str] | None = None,
-         device: str | None = None, max_parameters: float | None = None) -> Classifier:
-    """Load a sequence classifier from ``builtin:<name>``, a local folder or a hub id.
+def load(checkpoint, revision: str | None = None, label_names: Sequence[str] | None = None,
+         device: str | None = None, max_parameters: float | None = None, tokenizer=None) -> Classifier:
+    """Load a sequence classifier from ``builtin:<name>``, a local folder or a hub id; or take one
+    already in memory: a model object with its ``tokenizer`` (a notebook fine-tune never saved), or a
+    transformers text-classification or zero-shot-classification pipeline.
 
     ``label_names`` gives display names to checkpoints whose labels are
     ``LABEL_0``, ``LABEL_1``, ...; they live on the Classifier, not the model.
     ``max_parameters`` refuses bigger models before their weights are fetched.
+    Weights stored in bf16 or fp16 are loaded in float32.
     """
+    if not isinstance(checkpoint, str) and checkpoint is not None:
+        return _from_memory(checkpoint, tokenizer, label_names, device)
+    if tokenizer is not None:
+        raise ExplainerError("tokenizer= goes with a model object; a checkpoint brings its own tokenizer.")
     if not isinstance(checkpoint, str) or not checkpoint.strip():
         raise ExplainerError("No checkpoint given. Use a hub id such as "
                              "'distilbert-base-uncased-finetuned-sst-2-english', a local folder, or 'builtin:sst2'.")
@@ -346,7 +435,15 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
     model.eval()
     target_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(target_device)
+    return _classifier(checkpoint, model, tokenizer, family, task, label_names, revision,
+                       _provenance(checkpoint, where, revision, config, Path(source) if where != "hub" else None))
 
+
+def _classifier(checkpoint: str, model, tokenizer, family: Family, task: str, label_names, revision,
+                provenance: dict) -> Classifier:
+    """The Classifier of a loaded model, whatever it was loaded from: labels from its config
+    (renamed on request), NLI recognised by an entailment label, the input size it reads."""
+    config = model.config
     labels = tuple(str(config.id2label.get(i, f"LABEL_{i}")) for i in range(config.num_labels))
     if task == "embedding":
         labels = ()  # candidate labels come with each request
@@ -371,9 +468,59 @@ def load(checkpoint: str, revision: str | None = None, label_names: Sequence[str
         multi_label=getattr(config, "problem_type", None) == "multi_label_classification",
         max_length=max_length,
         revision=revision,
-        provenance=_provenance(checkpoint, source, where, revision, config),
+        provenance=provenance,
         task=task,
     )
+
+
+PIPELINE_TASKS = ("text-classification", "sentiment-analysis", "zero-shot-classification")
+
+
+def _from_memory(obj, tokenizer, label_names, device: str | None) -> Classifier:
+    """A Classifier over a model object (or a pipeline's model and tokenizer) that stays the
+    caller's: explanations run on a private twin in eval mode and float32 that shares the weights
+    where they already are float32 on the wanted device (and copies them otherwise)."""
+    from transformers import Pipeline, PreTrainedModel
+
+    if isinstance(obj, Pipeline):
+        if obj.task not in PIPELINE_TASKS:
+            raise ExplainerError(f"ex.load takes a text-classification or zero-shot-classification pipeline; "
+                                 f"this one is {obj.task!r}.")
+        if tokenizer is not None:
+            raise ExplainerError("A pipeline brings its own tokenizer; pass the pipeline alone.")
+        obj, tokenizer = obj.model, obj.tokenizer
+    if not isinstance(obj, PreTrainedModel):
+        hint = (" Merge the adapters first (model.merge_and_unload())."
+                if hasattr(obj, "merge_and_unload") else "")
+        raise ExplainerError(f"ex.load takes a checkpoint name, a transformers model with its tokenizer, or a "
+                             f"pipeline, not {type(obj).__name__}.{hint}")
+    config = obj.config
+    family = family_of(getattr(config, "model_type", None))
+    name = type(obj).__name__
+    if not name.endswith("ForSequenceClassification"):
+        raise ExplainerError(f"This {name} is not a text classifier. Pass a model fine-tuned for sequence "
+                             "classification (an ...ForSequenceClassification).")
+    if tokenizer is None:
+        raise ExplainerError("Pass the model's tokenizer too: ex.load(model, tokenizer=tokenizer).")
+    if not getattr(tokenizer, "is_fast", False):
+        raise ExplainerError("The tokenizer is not a fast tokenizer; explanations need its character offsets.")
+    model = _private_twin(obj, device)
+    label = getattr(config, "_name_or_path", "") or ""
+    checkpoint = f"in-memory {name}" + (f" ({label})" if label else "")
+    return _classifier(checkpoint, model, tokenizer, family, "classification", label_names, None,
+                       _provenance(checkpoint, "in-memory", None, config, weights=model))
+
+
+def _private_twin(model, device: str | None):
+    """The caller's model as explanations need it (eval mode, float32, on ``device``), without
+    touching the caller's object: new modules and config, the same tensors where nothing changes."""
+    params = list(model.parameters()) + list(model.buffers())
+    target = torch.device(device) if device else params[0].device
+    if all(t.device == target and (t.dtype == torch.float32 or not t.is_floating_point()) for t in params):
+        twin = copy.deepcopy(model, memo={id(t): t for t in params})
+    else:
+        twin = copy.deepcopy(model).to(device=target, dtype=torch.float32)
+    return twin.eval()
 
 
 def source_of(checkpoint: str) -> str:
@@ -483,7 +630,10 @@ def _load_error(source: str, where: str, kwargs: dict, err: Exception) -> Explai
     return ExplainerError(f"Could not load {source!r} ({where}): {first}")
 
 
-def _provenance(checkpoint: str, source: str, where: str, revision: str | None, config) -> dict:
+def _provenance(checkpoint: str, where: str, revision: str | None, config, folder: Path | None = None,
+                weights=None) -> dict:
+    """Where the model came from and which versions explained it; the folder's files or the
+    in-memory model's weights are hashed, so a result can be traced to the exact model."""
     import captum
     import transformers
 
@@ -498,9 +648,20 @@ def _provenance(checkpoint: str, source: str, where: str, revision: str | None, 
         "transformers": transformers.__version__,
         "captum": captum.__version__,
     }
-    if where != "hub":
-        prov["content_sha256"] = folder_hash(Path(source))
+    if folder is not None:
+        prov["content_sha256"] = folder_hash(folder)
+    if weights is not None:
+        prov["weights_sha256"] = weights_hash(weights)
     return prov
+
+
+def weights_hash(model) -> str:
+    """sha256 over a model's state dict (names and bytes, in order)."""
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def folder_hash(folder: Path) -> str:

@@ -32,7 +32,7 @@ from .api import _read, _words_of_slots
 from .checkpoints import Classifier
 from .errors import ExplainerError
 from .results import Explanation
-from .scoring import OUTPUTS, check_whole
+from .scoring import OUTPUTS, check_whole, removal_token
 from .tasks import Task, task_for
 from .words import split_words
 
@@ -281,20 +281,11 @@ def _task_of(clf: Classifier, explanation: Explanation) -> Task:
     return task
 
 
-def _removal_token(clf: Classifier) -> str:
-    """The token a masked word's pieces become: mask, else pad, else unk."""
-    for name in ("mask", "pad", "unk"):
-        if getattr(clf.tokenizer, f"{name}_token_id", None) is not None:
-            return name
-    raise ExplainerError("This tokenizer has none of the mask, pad or unk tokens that masking words needs; "
-                         "use removal='delete'.")
-
-
 def _masking(task: Task, exp: Explanation, spans, contrast, output: str,
              batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
     """F of [variants, words] kept-masks: the removed words' positions take the baseline embedding
     (the removal token) in every embedding use, through the task's Scorer, many variants per pass."""
-    row = _read(task, exp.text, {"baseline": _removal_token(task.clf), "output": output}, exp.target, contrast)
+    row = _read(task, exp.text, {"baseline": removal_token(task.clf), "output": output}, exp.target, contrast)
     scorer = task.scorer(row.x, [row.target], None if row.versus is None else [row.versus], row.baseline_ids,
                          output)
     view = row.x.text_tokens

@@ -80,10 +80,11 @@ def report(exp, view_units, scale: float, title: str = "Explanation report") -> 
     """A standalone HTML page (no scripts, fonts or external assets) a reviewer can open offline."""
     e = html.escape
     signed = bool(exp.extras.get("signed", True))
+    raw = exp.prediction.output == "score"  # a one-output head's raw score: no probability bar
     rows = "".join(
         f"<tr><td>{e(label)}</td><td>{score:.4f}</td><td style='width:260px'>"
-        f"<div class='bar' style='width:{max(score, 0) * 100:.1f}%'></div></td></tr>"
-        for label, score in exp.prediction.scores.items())
+        + ("raw score" if raw else f"<div class='bar' style='width:{min(max(score, 0), 1) * 100:.1f}%'></div>")
+        + "</td></tr>" for label, score in exp.prediction.scores.items())
     top = sorted(view_units, key=lambda u: -abs(u.score))[:20]
     top_rows = "".join(f"<tr><td>{e(u.text)}</td><td>{u.start}</td><td>{u.score:+.5f}</td></tr>" for u in top)
     facts = [("checkpoint", exp.provenance.get("checkpoint")), ("method", exp.method),

@@ -56,14 +56,16 @@ def scale_of(values, mode: str = "max") -> float:
 
 
 def probabilities(prediction: Prediction, target: str | None = None, title: str = "Scores") -> go.Figure:
-    """Horizontal bars of every label's score, the explained label highlighted."""
+    """Horizontal bars of every label's score, the explained label highlighted; a one-output head's
+    raw score on its own axis (it is no probability)."""
     labels = list(prediction.scores)
     scores = [prediction.scores[label] for label in labels]
     colours = [TARGET_COLOUR if label == (target or prediction.label) else OTHER_COLOUR for label in labels]
     fig = go.Figure(go.Bar(x=scores, y=[_plain(label) for label in labels], orientation="h", marker_color=colours,
                            text=[f"{s:.3f}" for s in scores], textposition="auto",
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
-    fig.update_layout(title=title, xaxis=dict(range=[0, 1], title="probability"),
+    raw = prediction.output == "score"
+    fig.update_layout(title=title, xaxis=dict(title="raw score") if raw else dict(range=[0, 1], title="probability"),
                       yaxis=dict(autorange="reversed", type="category"),
                       height=max(160, 36 * len(labels) + 90), margin=dict(l=10, r=10, t=40, b=30))
     return fig

@@ -25,15 +25,16 @@ class Prediction:
     scores: Mapping[str, float]
     multi_label: bool = False
     notices: tuple[str, ...] = ()  # what was changed in the request (e.g. duplicate labels removed)
+    output: str = "probability"  # or "score": a one-output head's raw number (reward, regression)
 
     def to_dict(self) -> dict:
         return {"label": self.label, "scores": dict(self.scores), "multi_label": self.multi_label,
-                "notices": list(self.notices)}
+                "notices": list(self.notices), "output": self.output}
 
     @classmethod
     def from_dict(cls, data: Mapping) -> "Prediction":
         return cls(label=data["label"], scores=dict(data["scores"]), multi_label=data["multi_label"],
-                   notices=tuple(data.get("notices", ())))
+                   notices=tuple(data.get("notices", ())), output=data.get("output", "probability"))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from .results import AttentionMaps
 from .words import seen_until
 
 MAX_CHARS = 200_000
-BASELINES = ("pad", "mask", "unk")
+BASELINES = ("pad", "mask", "unk", "eos")
 OUTPUTS = ("probability", "logit")
 
 
@@ -189,6 +189,15 @@ def baseline_token_id(clf: Classifier, baseline: str) -> int:
     return token_id
 
 
+def removal_token(clf: Classifier) -> str:
+    """The token that stands for a removed word: the first of the family's ``removals`` the tokenizer has."""
+    for name in clf.family.removals:
+        if getattr(clf.tokenizer, f"{name}_token_id", None) is not None:
+            return name
+    raise ExplainerError(f"This tokenizer has none of the {', '.join(clf.family.removals)} tokens that removing "
+                         "words needs.")
+
+
 def baseline_ids(clf: Classifier, x, baseline: str) -> torch.Tensor:
     """An encoded input's ids (``Encoded`` or ``Pairs``) with every replaceable token (text and
     hypotheses; special tokens and padding stay) replaced by the baseline token."""
@@ -198,8 +207,10 @@ def baseline_ids(clf: Classifier, x, baseline: str) -> torch.Tensor:
 
 
 def squash(logits: torch.Tensor, multi_label: bool, output: str) -> torch.Tensor:
-    """Logits -> the explained numbers: probabilities (softmax or sigmoid) or logits."""
-    if output == "logit":
+    """Logits -> the explained numbers: probabilities (softmax or sigmoid) or logits. A head with one
+    output is its raw score whatever is asked (a softmax over one label is always 1); zero-shot over
+    one candidate label is multi-label, as in the pipeline, so it never gets here."""
+    if output == "logit" or (logits.shape[-1] == 1 and not multi_label):
         return logits
     return torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=-1)
 

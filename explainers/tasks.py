@@ -26,7 +26,7 @@ from .attention import attention as attention_maps
 from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
 from .results import Prediction
-from .scoring import Encoded, Scorer, Stack, contrast, encode, squash, stack
+from .scoring import Encoded, Scorer, Stack, contrast, encode, pad_rows, squash, stack
 
 Input = Encoded | zs.Pairs  # one text as a task reads it
 Batch = Input | Stack  # what a scorer is built on: one input, or several stacked
@@ -93,6 +93,9 @@ class Task:
 
     def indices(self, target, versus, default: int) -> tuple[int, int | None]:
         """Target and contrast label indices (by name or index); they must differ."""
+        if versus is not None and self.raw_score:
+            raise ExplainerError(f"{self.clf.checkpoint} has one output, a raw score: there is no other label "
+                                 "to contrast it with.")
         t = self.label_index(target, default)
         v = None if versus is None else self.label_index(versus, default)
         if v == t:
@@ -134,10 +137,25 @@ class Task:
         logits = torch.stack(list(self.text_logits(texts, batch_size)))
         return self.explained(logits, target, versus, output).double().cpu().numpy()
 
+    @property
+    def raw_score(self) -> bool:
+        """The model's own one-output head: its raw score is what is explained (see ``squash``)."""
+        return not self.candidates and self.clf.one_output
+
+    def output(self, opts: dict, given) -> dict:
+        """The method's options with ``output`` as this task explains it: a raw score is a logit."""
+        if not self.raw_score or opts["output"] == "logit":
+            return opts
+        if given.get("output") is not None:
+            raise ExplainerError(f"{self.clf.checkpoint} has one output, a raw score with no probability; "
+                                 "leave output unset or use output='logit'.")
+        return {**opts, "output": "logit"}
+
     def prediction(self, probabilities: np.ndarray) -> Prediction:
         return Prediction(label=self.labels[int(np.argmax(probabilities))],
                           scores={name: float(p) for name, p in zip(self.labels, probabilities)},
-                          multi_label=self.multi_label, notices=self.notices)
+                          multi_label=self.multi_label, notices=self.notices,
+                          output="score" if self.raw_score else "probability")
 
     def scorer(self, x: Batch, targets: Sequence[int], versus: Sequence[int] | None, baseline_ids: torch.Tensor,
                output: str) -> Scorer:
@@ -178,7 +196,8 @@ class Classification(Task):
     def logits(self, x: Encoded, ids: torch.Tensor | None = None) -> torch.Tensor:
         with torch.no_grad():
             out = self.clf.family.plain_logits(self.clf.model, x.input_ids if ids is None else ids, x.attention_mask,
-                                               position_ids=x.position_ids, token_type_ids=x.token_type_ids)
+                                               position_ids=x.position_ids, token_type_ids=x.token_type_ids,
+                                               reads=x.reads)
         return out.float()[0]
 
     def logits_from_embeddings(self, x: Encoded | Stack, embeddings, rows) -> torch.Tensor:
@@ -198,17 +217,20 @@ class Classification(Task):
 
     def text_logits(self, texts: Sequence[str], batch_size: int = 32) -> list[torch.Tensor]:
         """In padded batches of similar lengths (less padding), each row as if alone; tokenized here,
-        so an empty text gets logits too (faithfulness)."""
+        so an empty text gets logits too (faithfulness). Padded here, not by the tokenizer: many
+        decoder-only tokenizers have no pad token (their rows read their own last token)."""
         clf = self.clf
         order = np.argsort([len(t) for t in texts], kind="stable")
+        pad = clf.tokenizer.pad_token_id if clf.tokenizer.pad_token_id is not None else 0
         out: dict[int, torch.Tensor] = {}
         for start in range(0, len(texts), batch_size):
             idx = order[start:start + batch_size]
-            enc = clf.tokenizer([texts[i] for i in idx], truncation=True, max_length=clf.max_length,
-                                padding=True, return_tensors="pt").to(clf.device)
+            enc = clf.tokenizer([texts[i] for i in idx], truncation=True, max_length=clf.max_length)
+            ids, mask, types = (None if name not in enc else
+                                pad_rows([torch.tensor([row]) for row in enc[name]], value).to(clf.device)
+                                for name, value in (("input_ids", pad), ("attention_mask", 0), ("token_type_ids", 0)))
             with torch.no_grad():
-                logits = clf.family.plain_logits(clf.model, enc["input_ids"], enc["attention_mask"],
-                                                 token_type_ids=enc.get("token_type_ids"))
+                logits = clf.family.plain_logits(clf.model, ids, mask, token_type_ids=types)
             for i, row in zip(idx, logits.float()):
                 out[int(i)] = row
         return [out[i] for i in range(len(texts))]

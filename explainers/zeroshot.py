@@ -183,7 +183,8 @@ def pair_logits(clf: Classifier, pairs: Pairs, ids: torch.Tensor | None = None) 
         for p, length in enumerate(pairs.lengths.tolist()):
             row, mask, positions, types = (None if t is None else t[p:p + 1, :length] for t in
                                            (ids, pairs.attention_mask, pairs.position_ids, pairs.token_type_ids))
-            rows.append(clf.family.plain_logits(clf.model, row, mask, position_ids=positions, token_type_ids=types))
+            rows.append(clf.family.plain_logits(clf.model, row, mask, position_ids=positions, token_type_ids=types,
+                                                reads=pairs.reads[p:p + 1]))
     return torch.cat(rows).float()
 
 

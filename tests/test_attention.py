@@ -36,7 +36,10 @@ def test_attention_shapes_and_rows_sum_to_one(tiny, family):
         assert decoder.query_special[0] and list(decoder.query_special[1:]) == list(maps.special_tokens[:-1])
     else:
         assert list(maps.streams) == ["encoder"]
-        assert maps.reads == 0 and maps.special_tokens[0]
+        pooling = clf.family.pooling(cfg)
+        expected = {"first": 0, "mean": None, "last": n - 1}[pooling]  # decoders: their last token
+        assert maps.reads == expected
+        assert pooling != "first" or maps.special_tokens[0]
     for stream in maps.streams.values():  # the gradient-weighted views exist for every stream
         assert stream.relevance.shape == stream.weights[:, 0].shape
         assert stream.head_relevance.shape == stream.weights.shape[:2]

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from transformers import AutoConfig
+from transformers import AutoConfig, PretrainedConfig
 
 import explainers as ex
 import tiny_models
@@ -15,7 +15,8 @@ from helpers import FAMILIES, TEXTS
 
 def test_every_family_has_a_tiny_model_row_and_back(tiny_folder):
     """A new family is one FAMILIES row plus one tiny-model row: neither can be added alone."""
-    tested = {AutoConfig.from_pretrained(str(tiny_folder(name))).model_type for name in FAMILIES}
+    names = FAMILIES + tiny_models.MORE_FAMILY_NAMES
+    tested = {AutoConfig.from_pretrained(str(tiny_folder(name))).model_type for name in names}
     supported = {t for fam in ex.FAMILIES for t in fam.model_types}
     assert tested == supported
     assert len(supported) == sum(len(fam.model_types) for fam in ex.FAMILIES)  # no type in two rows
@@ -26,7 +27,7 @@ def test_every_family_has_a_tiny_model_row_and_back(tiny_folder):
 
 def test_an_unknown_family_names_the_supported_ones():
     with pytest.raises(ex.ExplainerError, match="not supported yet.*BERT, DistilBERT"):
-        family_of("gpt2")
+        family_of("t5")
 
 
 def _ids(rows, pad=1):
@@ -35,9 +36,12 @@ def _ids(rows, pad=1):
     return ids, torch.tensor([[1] * len(r) + [0] * (width - len(r)) for r in rows])
 
 
+def _model(**config):
+    return type("Model", (), {"config": PretrainedConfig(**config)})()
+
+
 def test_reads_at_each_kind_of_head():
-    config = type("Config", (), {"eos_token_id": 2})()
-    model = type("Model", (), {"config": config})()
+    model = _model(eos_token_id=2)
     ids, mask = _ids([[0, 5, 2, 7, 2], [0, 2, 9]])
     assert Family("x", ("x",)).reads_at(model, ids, mask).tolist() == [0, 0]
     assert Family("x", ("x",), reads="eos").reads_at(model, ids, mask).tolist() == [4, 1]
@@ -47,11 +51,35 @@ def test_reads_at_each_kind_of_head():
         Family("x", ("x",), reads="eos").reads_at(model, no_eos, mask)
 
 
+def test_decoder_only_heads_read_the_last_token_that_is_not_the_configs_pad():
+    """The model's own rule (GenericForSequenceClassification): the rightmost id that is not
+    config.pad_token_id; padding we add is masked out whatever its id."""
+    ids, mask = _ids([[7, 5, 3, 9], [7, 3, 3]], pad=4)
+    last = Family("x", ("x",), reads="last")
+    assert last.reads_at(_model(pad_token_id=None), ids, mask).tolist() == [3, 2]
+    assert last.reads_at(_model(pad_token_id=3), ids, mask).tolist() == [3, 0]  # a row of pads: position 0
+    assert last.reads_at(_model(pad_token_id=9), ids, mask).tolist() == [2, 2]
+
+
+def test_pooling_follows_the_config():
+    fam = Family("x", ("x",), reads="pooling")
+    assert fam.pooling(PretrainedConfig(classifier_pooling="cls")) == "first"
+    assert fam.pooling(PretrainedConfig(classifier_pooling="mean")) == "mean"
+    assert fam.pooling(PretrainedConfig(classifier_pooling="late")) == "mean"  # EuroBERT: mean of per-token logits
+    assert fam.head_reads(PretrainedConfig(classifier_pooling="mean")) == "the mean of every token"
+    with pytest.raises(ex.ExplainerError, match="classifier_pooling"):
+        fam.pooling(PretrainedConfig(classifier_pooling="max"))
+    ids, mask = _ids([[0, 5, 2]])
+    assert fam.reads_at(_model(classifier_pooling="mean"), ids, mask).tolist() == [0]
+
+
 def test_reader_names():
     tokens = ("[CLS]", "good", "</s>")
-    assert Family("x", ("x",)).reader_name(tokens, 0) == "[CLS]"
-    assert Family("x", ("x",), reads="eos").reader_name(tokens, 2) == "the final EOS (position 2)"
-    assert Family("x", ("x",), reads="last").reader_name(tokens, 2) == "the last token (position 2)"
+    config = PretrainedConfig(classifier_pooling="mean")
+    assert Family("x", ("x",)).reader_name(config, tokens, 0) == "[CLS]"
+    assert Family("x", ("x",), reads="eos").reader_name(config, tokens, 2) == "the final EOS (position 2)"
+    assert Family("x", ("x",), reads="last").reader_name(config, tokens, 2) == "the last token (position 2)"
+    assert Family("x", ("x",), reads="pooling").reader_name(config, tokens, None) == "every token (mean-pooled)"
 
 
 def test_encoder_decoder_owners_and_sequences(tiny):

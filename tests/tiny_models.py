@@ -6,11 +6,11 @@ scores move well above float noise.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (
     AlbertConfig,
     AlbertForSequenceClassification,
@@ -24,9 +24,29 @@ from transformers import (
     DistilBertForSequenceClassification,
     ElectraConfig,
     ElectraForSequenceClassification,
+    EuroBertConfig,
+    EuroBertForSequenceClassification,
+    Gemma2Config,
+    Gemma2ForSequenceClassification,
+    Gemma3TextConfig,
+    Gemma3TextForSequenceClassification,
+    GPT2Config,
+    GPT2ForSequenceClassification,
+    LlamaConfig,
+    LlamaForSequenceClassification,
+    MistralConfig,
+    MistralForSequenceClassification,
+    ModernBertConfig,
+    ModernBertForSequenceClassification,
     MPNetConfig,
     MPNetForSequenceClassification,
+    Phi3Config,
+    Phi3ForSequenceClassification,
     PreTrainedTokenizerFast,
+    Qwen2Config,
+    Qwen2ForSequenceClassification,
+    Qwen3Config,
+    Qwen3ForSequenceClassification,
     RobertaConfig,
     RobertaForSequenceClassification,
     XLMRobertaConfig,
@@ -118,6 +138,126 @@ def bytelevel_tokenizer() -> PreTrainedTokenizerFast:
                                    model_max_length=64)
 
 
+# Pre-split regexes of the real tokenizer.json files (before the byte mapping); GPT-2's is ByteLevel's own.
+LLAMA3_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+QWEN2_SPLIT = LLAMA3_SPLIT.replace(r"\p{N}{1,3}", r"\p{N}")  # Qwen: digits one by one
+DECODER_INPUTS = ["input_ids", "attention_mask"]  # no token_type_ids, as these families' tokenizers
+
+
+def _template(single: str, pair: str, tok: Tokenizer) -> processors.TemplateProcessing:
+    names = {t.split(":")[0] for t in f"{single} {pair}".split() if not t.startswith("$")}
+    return processors.TemplateProcessing(single=single, pair=pair,
+                                         special_tokens=[(t, tok.token_to_id(t)) for t in sorted(names)])
+
+
+def bpe_tokenizer(names: dict, added=(), template: tuple[str, str] | None = None, split: str | None = None,
+                  nfc: bool = False, trim_offsets: bool = False) -> PreTrainedTokenizerFast:
+    """Byte-level BPE of GPT-2 and its descendants (GPT-NeoX/OLMo, Llama 3, Qwen), trained on CORPUS over the
+    256-byte alphabet; the special tokens come after the learned ones, as in the real vocabularies.
+    ``names``: pad_token/bos_token/... -> token or None (``added``: more special tokens); ``template``: (single, pair)
+    put around the texts, else nothing is added; ``split``: a regex splitting before the byte mapping (else
+    GPT-2's); ``nfc``: an NFC normalizer; offsets keep a word's leading space unless ``trim_offsets``."""
+    tok = Tokenizer(models.BPE())
+    if nfc:
+        tok.normalizer = normalizers.NFC()
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=split is None)
+    tok.pre_tokenizer = byte_level if split is None else pre_tokenizers.Sequence(
+        [pre_tokenizers.Split(Regex(split), behavior="isolated"), byte_level])
+    tok.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=400, show_progress=False,
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    tok.add_special_tokens([t for t in dict.fromkeys([*names.values(), *added]) if t])
+    post = processors.ByteLevel(add_prefix_space=False, trim_offsets=trim_offsets, use_regex=False)
+    tok.post_processor = post if template is None else processors.Sequence([post, _template(*template, tok)])
+    tok.decoder = decoders.ByteLevel()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=64, model_input_names=DECODER_INPUTS,
+                                   **names)
+
+
+def sentencepiece_bpe(specials: tuple, names: dict, added=(), prefix: bool = True) -> PreTrainedTokenizerFast:
+    """SentencePiece BPE as Llama 2, Mistral, Phi-3 and Gemma ship it converted: the normalizer turns spaces
+    into '▁' (and puts one before the text: ``prefix``; Gemma does not), no pre-tokenizer, byte fallback.
+    Vocabulary: ``specials`` in that order, the 256 <0xNN> pieces, then pieces learned inside words on
+    CORPUS; ``added`` special tokens after them (Phi-3's <|endoftext|>). ``names["bos_token"]`` starts
+    every text."""
+    import json
+
+    trainer = Tokenizer(models.BPE())
+    trainer.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="first" if prefix else "never")
+    trainer.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=220, show_progress=False))
+    learned = json.loads(trainer.to_str())["model"]
+    pieces = [*specials, *(f"<0x{b:02X}>" for b in range(256)), *learned["vocab"]]
+    tok = Tokenizer(models.BPE({p: i for i, p in enumerate(pieces)}, [tuple(m) for m in learned["merges"]],
+                               unk_token=names["unk_token"], byte_fallback=True, fuse_unk=True))
+    space = normalizers.Replace(" ", "▁")
+    tok.normalizer = normalizers.Sequence([normalizers.Prepend("▁"), space]) if prefix else space
+    tok.add_special_tokens([*specials, *added])
+    bos = names["bos_token"]
+    tok.post_processor = _template(f"{bos} $A", f"{bos} $A {bos}:1 $B:1", tok)
+    strip = [decoders.Strip(" ", 1, 0)] if prefix else []  # the '▁' put before the text
+    tok.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse(), *strip])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, model_max_length=64, model_input_names=DECODER_INPUTS,
+                                   **names)
+
+
+def modernbert_tokenizer() -> PreTrainedTokenizerFast:
+    """ModernBERT's: OLMo/GPT-NeoX byte-level BPE (NFC) with BERT's specials appended and template."""
+    names = dict(unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]", pad_token="[PAD]", mask_token="[MASK]")
+    return bpe_tokenizer(names, template=("[CLS] $A [SEP]", "[CLS] $A [SEP] $B [SEP]"), nfc=True, trim_offsets=False)
+
+
+def eurobert_tokenizer() -> PreTrainedTokenizerFast:
+    """EuroBERT's: Llama 3's byte-level BPE, each text between <|begin_of_text|> and <|end_of_text|> (also pad)."""
+    names = dict(bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>", pad_token="<|end_of_text|>",
+                 mask_token="<|mask|>")
+    return bpe_tokenizer(names, template=("<|begin_of_text|> $A <|end_of_text|>",
+                                          "<|begin_of_text|> $A <|end_of_text|> $B:1 <|end_of_text|>:1"),
+                         split=LLAMA3_SPLIT)
+
+
+def gpt2_tokenizer(pad: bool = True) -> PreTrainedTokenizerFast:
+    """GPT-2's: byte-level BPE, <|endoftext|> the only special (bos = eos = unk), nothing added to a text,
+    untrimmed offsets. ``pad``: pad = eos as fine-tuning notebooks set it; without, as GPT-2 ships."""
+    end = "<|endoftext|>"
+    return bpe_tokenizer(dict(bos_token=end, eos_token=end, unk_token=end, **({"pad_token": end} if pad else {})))
+
+
+def llama3_tokenizer(pad: bool = True) -> PreTrainedTokenizerFast:
+    """Llama 3's: byte-level BPE with its own split, <|begin_of_text|> before each text, no unk; ``pad``: the
+    dedicated <|finetune_right_pad_id|> (in the vocabulary either way, as in the real one)."""
+    names = dict(bos_token="<|begin_of_text|>", eos_token="<|end_of_text|>",
+                 **({"pad_token": "<|finetune_right_pad_id|>"} if pad else {}))
+    return bpe_tokenizer(names, added=("<|finetune_right_pad_id|>", "<|eot_id|>"), split=LLAMA3_SPLIT,
+                         template=("<|begin_of_text|> $A", "<|begin_of_text|> $A <|begin_of_text|>:1 $B:1"))
+
+
+def qwen_tokenizer() -> PreTrainedTokenizerFast:
+    """Qwen2/Qwen3's: byte-level BPE with NFC and digits split alone, no bos added, eos = pad = <|endoftext|>.
+    bos and unk saved as null, as Qwen's tokenizer_config (else Qwen2Tokenizer, which AutoTokenizer forces on
+    model_type qwen2, makes <|endoftext|> the unk token)."""
+    return bpe_tokenizer(dict(eos_token="<|endoftext|>", pad_token="<|endoftext|>", bos_token=None, unk_token=None),
+                         added=("<|im_start|>", "<|im_end|>"), split=QWEN2_SPLIT, nfc=True)
+
+
+def gemma_tokenizer() -> PreTrainedTokenizerFast:
+    """Gemma's: SentencePiece BPE without a leading '▁', <bos> before each text; pad 0, eos 1, bos 2, unk 3, mask 4."""
+    specials = ("<pad>", "<eos>", "<bos>", "<unk>", "<mask>")
+    names = dict(zip(("pad_token", "eos_token", "bos_token", "unk_token", "mask_token"), specials))
+    return sentencepiece_bpe(specials, names, prefix=False)
+
+
+def mistral_tokenizer() -> PreTrainedTokenizerFast:
+    """Mistral 7B v0.1's (Llama 2's): SentencePiece BPE, <unk> <s> </s>, <s> before each text, no pad token."""
+    return sentencepiece_bpe(("<unk>", "<s>", "</s>"), dict(unk_token="<unk>", bos_token="<s>", eos_token="</s>"))
+
+
+def phi3_tokenizer() -> PreTrainedTokenizerFast:
+    """Phi-3's: Llama 2's SentencePiece BPE plus <|endoftext|> after it, which is eos and pad."""
+    return sentencepiece_bpe(("<unk>", "<s>", "</s>"), dict(unk_token="<unk>", bos_token="<s>",
+                                                             eos_token="<|endoftext|>", pad_token="<|endoftext|>"),
+                             added=("<|endoftext|>",))
+
+
 def _labels(config_kwargs: dict, labels) -> dict:
     return {**config_kwargs, "num_labels": len(labels), "id2label": dict(enumerate(labels)),
             "label2id": {label: i for i, label in enumerate(labels)}}
@@ -145,13 +285,58 @@ def _roberta(config_class, model_class):
         eos_token_id=tok.sep_token_id, type_vocab_size=1, **ENCODER, **common))
 
 
+def _modernbert(pooling: str):
+    """Local attention over 8 tokens (4 each side) in two layers of three, global in the first, as ModernBERT's
+    global_attn_every_n_layers=3 (field layer_types in transformers 5)."""
+    return lambda tok, common: ModernBertForSequenceClassification(ModernBertConfig(
+        vocab_size=len(tok), max_position_embeddings=64, local_attention=8,
+        layer_types=["full_attention", "sliding_attention", "sliding_attention"], classifier_pooling=pooling,
+        pad_token_id=tok.pad_token_id, cls_token_id=tok.cls_token_id, sep_token_id=tok.sep_token_id,
+        bos_token_id=tok.cls_token_id, eos_token_id=tok.sep_token_id, **{**ENCODER, "num_hidden_layers": 3},
+        **common))
+
+
+DECODER = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+           "intermediate_size": 37, "max_position_embeddings": 64}
+
+
+def _eos_row(make):
+    """Where pad is eos (Qwen, EuroBERT, Phi-3) the real checkpoints' row for it is a trained token's, not the
+    zero row nn.Embedding(padding_idx=pad) starts with: draw it like the others."""
+    def model(tok, common):
+        import torch
+
+        built = make(tok, common)
+        rows = built.get_input_embeddings().weight
+        if tok.pad_token_id is not None and tok.pad_token_id == tok.eos_token_id and not rows[tok.pad_token_id].any():
+            with torch.no_grad():
+                rows[tok.pad_token_id].normal_(0.0, common["initializer_range"])
+        return built
+    return model
+
+
+def _decoder(config_class, model_class, **extra):
+    """A decoder-only classifier reading its last non-pad token: config pad/bos/eos ids are the tokenizer's."""
+    return _eos_row(lambda tok, common: model_class(config_class(
+        vocab_size=len(tok), pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id,
+        eos_token_id=tok.eos_token_id, **{**DECODER, **extra}, **common)))
+
+
 @dataclass(frozen=True)
 class Tiny:
     """One row of the table: a tokenizer of the family's kind, and a tiny model for it.
-    ``model(tokenizer, common)``: ``common`` holds the labels and initializer_range 0.3 (BART: init_std)."""
+    ``model(tokenizer, common)``: ``common`` holds the labels and initializer_range 0.3 (BART: init_std).
+    ``labels`` and ``overrides``: the row's own, which a caller's arguments to build() replace."""
 
     tokenizer: Callable[[], PreTrainedTokenizerFast]
     model: Callable[[PreTrainedTokenizerFast, dict], object]
+    labels: tuple[str, ...] = tuple(LABELS)
+    overrides: dict = field(default_factory=dict)
+
+
+def one_output(row: Tiny) -> Tiny:
+    """The row with one output, as reward models, cross-encoders and STS-B regressors ship."""
+    return replace(row, labels=("LABEL_0",), overrides={"problem_type": "regression"})
 
 
 # A new model family is one row here (and one Family row in explainers/checkpoints.py).
@@ -184,18 +369,51 @@ BUILDERS: dict[str, Tiny] = {
                   lambda tok, common: MPNetForSequenceClassification(MPNetConfig(
                       vocab_size=len(tok), max_position_embeddings=66, pad_token_id=tok.pad_token_id,
                       **ENCODER, **common))),
+    "modernbert": Tiny(modernbert_tokenizer, _modernbert("mean")),  # answerdotai/ModernBERT-base's pooling
+    "eurobert": Tiny(eurobert_tokenizer, _eos_row(lambda tok, common: EuroBertForSequenceClassification(EuroBertConfig(
+        vocab_size=len(tok), max_position_embeddings=64, pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, mask_token_id=tok.mask_token_id,
+        **ENCODER, **common)))),  # classifier_pooling "late", the default
+    "gpt2": Tiny(gpt2_tokenizer, lambda tok, common: GPT2ForSequenceClassification(GPT2Config(
+        vocab_size=len(tok), n_positions=64, n_embd=32, n_layer=2, n_head=4, n_inner=37,
+        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, **common))),
+    "llama": Tiny(llama3_tokenizer, _decoder(LlamaConfig, LlamaForSequenceClassification)),
+    "qwen3": Tiny(qwen_tokenizer, _decoder(Qwen3Config, Qwen3ForSequenceClassification, head_dim=8)),
+    "gemma3": Tiny(gemma_tokenizer, _decoder(Gemma3TextConfig, Gemma3TextForSequenceClassification, head_dim=8,
+                                             query_pre_attn_scalar=8, sliding_window=8,
+                                             layer_types=["sliding_attention", "full_attention"])),
+    "mistral": Tiny(mistral_tokenizer, _decoder(MistralConfig, MistralForSequenceClassification, sliding_window=8)),
+}
+BUILDERS |= {
+    "gpt2-nopad": replace(BUILDERS["gpt2"], tokenizer=lambda: gpt2_tokenizer(pad=False)),  # as GPT-2 ships
+    "llama-nopad": replace(BUILDERS["llama"], tokenizer=lambda: llama3_tokenizer(pad=False)),
+    "bert-score": one_output(BUILDERS["bert"]),
+    "qwen3-score": one_output(BUILDERS["qwen3"]),
 }
 FAMILY_NAMES = tuple(BUILDERS)
 
+# More rows, outside the families every test runs over.
+MORE_BUILDERS: dict[str, Tiny] = {
+    "qwen2": Tiny(qwen_tokenizer, _decoder(Qwen2Config, Qwen2ForSequenceClassification)),
+    "gemma2": Tiny(gemma_tokenizer, _decoder(Gemma2Config, Gemma2ForSequenceClassification, head_dim=8,
+                                             query_pre_attn_scalar=8, sliding_window=8)),  # softcapping: defaults
+    "phi3": Tiny(phi3_tokenizer, _decoder(Phi3Config, Phi3ForSequenceClassification,
+                                          original_max_position_embeddings=64)),
+    "modernbert-cls": Tiny(modernbert_tokenizer, _modernbert("cls")),
+}
+MORE_FAMILY_NAMES = tuple(MORE_BUILDERS)
 
-def build(family: str, folder: Path, labels=LABELS, seed: int = 0, **overrides) -> Path:
-    """Save a tiny random ``family`` classifier and its tokenizer to ``folder``."""
+
+def build(family: str, folder: Path, labels=None, seed: int = 0, **overrides) -> Path:
+    """Save a tiny random ``family`` classifier and its tokenizer to ``folder`` (a row of BUILDERS or
+    MORE_BUILDERS; ``labels`` and ``overrides``, given, replace the row's own)."""
     import torch
 
     torch.manual_seed(seed)
-    row = BUILDERS[family]
+    row = BUILDERS[family] if family in BUILDERS else MORE_BUILDERS[family]
     tok = row.tokenizer()
-    model = row.model(tok, _labels({"initializer_range": 0.3, **overrides}, labels))
+    labels = row.labels if labels is None else labels
+    model = row.model(tok, _labels({"initializer_range": 0.3, **row.overrides, **overrides}, labels))
     model.eval()
     folder = Path(folder)
     model.save_pretrained(folder)
