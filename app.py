@@ -44,6 +44,8 @@ def submit(option_keys: dict[str, str]) -> None:
                  multi_label=bool(get("w.multi_label", False)), mode=get("w.mode", "labels"),
                  hypothesis=get("w.hypothesis", state.request().hypothesis), method=method.name,
                  target=get("w.target") or "", contrast=get("w.contrast") or "", options=options)
+    if st.session_state.get("one_output"):  # no target or contrast widgets: nothing to carry over
+        state.update(target="", contrast="")
 
 
 def more_steps(change: dict) -> None:
@@ -60,6 +62,11 @@ def target_labels(req: state.Request) -> tuple[list[str], list[str]]:
         return list(models.task(req).labels), []
     except ex.ExplainerError as err:
         return [], [str(err)]
+
+
+ONE_OUTPUT_FORM = ("One output: its raw score is what is explained. There is no label to choose, and no other "
+                   "label to contrast it with.")
+ONE_OUTPUT_HEADLINE = "one-output head: a reward, regression or relevance score; no probabilities"
 
 
 def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
@@ -87,22 +94,55 @@ def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
             if clf.task == "nli":
                 st.text_input("Hypothesis (premise and hypothesis mode)",
                               key=state.widget_default("hypothesis", req.hypothesis))
-        c2, c3 = st.columns(2)
-        c2.selectbox("Explain label", [""] + labels, key=state.widget_default(
-            "target", req.target if req.target in labels else ""), format_func=lambda c: c or "the predicted one")
-        c3.selectbox("…rather than (contrast)", [""] + labels, key=state.widget_default(
-            "contrast", req.contrast if req.contrast in labels else ""), format_func=lambda c: c or "nothing")
+        if clf.one_output:
+            st.caption(ONE_OUTPUT_FORM)
+        else:
+            c2, c3 = st.columns(2)
+            c2.selectbox("Explain label", [""] + labels, key=state.widget_default(
+                "target", req.target if req.target in labels else ""), format_func=lambda c: c or "the predicted one")
+            c3.selectbox("…rather than (contrast)", [""] + labels, key=state.widget_default(
+                "contrast", req.contrast if req.contrast in labels else ""), format_func=lambda c: c or "nothing")
         method = st.session_state.get("w.method", req.method)  # seeded from the request only for its method
-        option_keys = forms.method_options(method, "opt", req.options if req.method == method else None)
+        option_keys = forms.method_options(method, "opt", req.options if req.method == method else None,
+                                           fixed=forms.ONE_OUTPUT if clf.one_output else None)
         st.form_submit_button("Explain", type="primary", on_click=submit, args=(option_keys,))
 
 
+ESTIMATE_FROM = 2.0  # seconds: other methods say how long they will take when they typically take longer
+
+
+def one_pass(method: str, options: dict) -> bool:
+    """The method sends the text through the model once: estimating it would cost as much as running it."""
+    m = ex.METHODS[method]
+    try:
+        return m.work(m.resolve(options), 1) <= 1
+    except ex.ExplainerError:  # bad options: the explanation says so
+        return True
+
+
+def estimate(req: state.Request) -> ex.Estimate | None:
+    """How long the explanation will take, where that is worth saying before it starts: always for
+    integrated gradients (its steps, chosen as it goes, make it the slow one), and for any other method
+    whose typical run is over ESTIMATE_FROM seconds here. None otherwise, or when it cannot be estimated."""
+    if req.method != "integrated_gradients" and one_pass(req.method, req.options):
+        return None
+    est = models.estimate_request(req)
+    if est is None or (req.method != "integrated_gradients" and est.seconds[1] <= ESTIMATE_FROM):
+        return None
+    return est
+
+
 def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:
-    slot = st.empty()
-    bar = slot.progress(0.0, text=f"{ex.METHODS[req.method].title}: starting…")
+    title = ex.METHODS[req.method].title
+    note, slot = st.empty(), st.empty()
+    bar = slot.progress(0.0, text=f"{title}: starting…")
+    est = estimate(req)
+    if est is not None:
+        note.caption(f"{title}: {est.summary()}; estimated from one timed pass before it started.")
+        bar.progress(0.0, text=f"{title}: starting; {est.summary()}")
 
     def progress(fraction: float) -> None:
-        bar.progress(fraction, text=f"{ex.METHODS[req.method].title}: {fraction:.0%} of the model passes")
+        bar.progress(fraction, text=f"{title}: {fraction:.0%} of the model passes done")
 
     exp = models.safely(slot, models.explain_request, req, progress=progress)
     if exp is None:
@@ -152,9 +192,13 @@ def results(exp: ex.Explanation) -> None:
     shown = ex.plots.units(exp, view)
     scale = ex.plots.scale_of([u.score for u in shown], scale_mode)
 
+    raw = exp.prediction.output == "score"
     left, right = st.columns([3, 2])
     with left:
-        headline = f"**{exp.prediction.label}** predicted; explaining **{exp.target}** = {exp.score:.4f}"
+        if raw:
+            headline = f"Raw score **{exp.score:.4f}** ({ONE_OUTPUT_HEADLINE})"
+        else:
+            headline = f"**{exp.prediction.label}** predicted; explaining **{exp.target}** = {exp.score:.4f}"
         if "contrast" in exp.extras:
             headline += f" minus **{exp.extras['contrast']}**"
         st.markdown(headline)
@@ -163,7 +207,12 @@ def results(exp: ex.Explanation) -> None:
         if exp.truncated:
             st.warning("The text is longer than the model reads; only its first part was explained.")
     with right:
-        st.plotly_chart(ex.plots.probabilities(exp.prediction, exp.target), width="stretch")
+        if raw:
+            st.metric("Score (raw output)", f"{exp.prediction.scores[exp.target]:.4f}", border=True,
+                      help=f"What the model's one output ({exp.target}) gives this text, as it is: any real number, "
+                           "not a probability. The word scores explain this number.")
+        else:
+            st.plotly_chart(ex.plots.probabilities(exp.prediction, exp.target), width="stretch")
 
     details(exp)
     t1, t2 = st.columns([2, 3])
@@ -224,6 +273,7 @@ def main() -> None:
         st.info("Pick a checkpoint in the sidebar; the built-ins work offline.")
         return
     st.session_state["task"] = clf.task
+    st.session_state["one_output"] = clf.one_output
     st.session_state["default_template"] = ex.default_template(clf)
     req = state.request()
     cols = st.columns(len(EXAMPLES))

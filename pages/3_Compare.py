@@ -50,7 +50,9 @@ def results(a: compare.Side, b: compare.Side, exp_a: ex.Explanation, exp_b: ex.E
     for col, side, exp in zip(cols, (a, b), (exp_a, exp_b)):
         with col:
             score = exp.prediction.scores[exp.prediction.label]
-            st.markdown(f"**{side.name}** predicts **{exp.prediction.label}** ({score:.3f})")
+            raw = exp.prediction.output == "score"
+            said = "gives a raw score of" if raw else f"predicts **{exp.prediction.label}**"
+            st.markdown(f"**{side.name}** {said} ({score:.3f})")
             st.plotly_chart(ex.plots.probabilities(exp.prediction, exp.target, title=side.title), width="stretch")
     agreement(result)
     for side, exp, words in ((a, exp_a, exp_a.words), (b, exp_b, exp_b.words)):
@@ -162,6 +164,10 @@ def faithful(a: compare.Side, b: compare.Side, text: str) -> None:
                           for side, r in zip((a, b), found)])
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={c: st.column_config.NumberColumn(format="%+.4f") for c in table.columns[2:]})
+    if found[0].output != found[1].output:
+        st.info("One side explains a raw score and the other a probability: their faithfulness numbers are in "
+                "different units, so neither is called more faithful.")
+        return
     winner = ex.more_faithful(*found)
     if winner is None:
         st.markdown("**Neither is clearly more faithful:** one wins on comprehensiveness, the other on "

@@ -90,14 +90,14 @@ def task_inputs(clf: ex.Classifier) -> dict | None:
             "multi_label": bool(multi)}
 
 
-def method_and_options() -> tuple[str, dict]:
+def method_and_options(clf: ex.Classifier) -> tuple[str, dict]:
     method = st.selectbox("Method", list(ex.METHODS), index=list(ex.METHODS).index(DEFAULT_METHOD),
                           key="w.batch.method", format_func=lambda n: ex.METHODS[n].title,
                           help="Saliency and input × gradient take one pass per batch of texts (a few seconds "
                                "per hundred short texts on a CPU); integrated gradients as many as each text needs "
                                "to add up within 1 % (33 gradients for a typical sentence; signed, with a "
                                "convergence check).")
-    keys = forms.method_options(method, "batch.opt")
+    keys = forms.method_options(method, "batch.opt", fixed=forms.ONE_OUTPUT if clf.one_output else None)
     defaults = ex.METHODS[method].options
     return method, {name: st.session_state[key] for name, key in keys.items()
                     if st.session_state[key] != defaults[name].default}
@@ -116,7 +116,7 @@ def job_for(frame: pd.DataFrame, digest: str, clf: ex.Classifier) -> tuple[ex.ba
                         help="Labels to compare the predictions with: the model's label names, or their "
                              "indices (0, 1, ...).")
     task = task_inputs(clf)
-    method, options = method_and_options()
+    method, options = method_and_options(clf)
     if task is None:
         return None
     if gold and gold == text:

@@ -9,22 +9,35 @@ import explainers as ex
 
 from . import models, state
 
+# Options a one-output head (reward model, regressor, cross-encoder) fixes: its raw score is what is explained.
+ONE_OUTPUT = {"output": ("logit", "logit: the raw score (fixed)",
+                         "This model has one output, a raw score with no probability: the score itself is explained.")}
 
-def method_options(method: str, prefix: str, values: Mapping | None = None) -> dict[str, str]:
+
+def method_options(method: str, prefix: str, values: Mapping | None = None,
+                   fixed: Mapping[str, tuple[str, str, str]] | None = None) -> dict[str, str]:
     """One widget per option of ``method``, in three columns inside an expander, seeded from ``values``
-    (else the option's default) the first time it renders. Returns option name -> widget key."""
+    (else the option's default) the first time it renders. Returns option name -> widget key.
+    ``fixed``: option name -> (value, what the disabled widget shows, why), e.g. ``ONE_OUTPUT``; such an
+    option is shown but cannot be changed, and has no key (the library applies the value itself)."""
     m = ex.METHODS[method]
     values = values or {}
+    fixed = fixed or {}
     keys = {}
     with st.expander(f"Options of {m.title}", expanded=False):
         st.caption(m.help)
         cols = st.columns(3)
         for i, (name, opt) in enumerate(m.options.items()):
-            key = state.widget_default(f"{prefix}.{m.name}.{name}", values.get(name, opt.default))
             col = cols[i % 3]
+            if name in fixed:
+                value, shown, why = fixed[name]
+                col.selectbox(name, [value], format_func=lambda _, shown=shown: shown, disabled=True, help=why,
+                              key=f"w.{prefix}.{m.name}.{name}.fixed")
+                continue
+            key = state.widget_default(f"{prefix}.{m.name}.{name}", values.get(name, opt.default))
             if opt.choices is not None:
                 col.selectbox(name, list(opt.choices), key=key, help=opt.help,
-                              format_func=lambda c: "auto (least informative)" if c == "auto" else str(c))
+                              format_func=str)
             elif opt.kind is int:
                 col.number_input(name, min_value=int(opt.low), max_value=int(opt.high), step=1, key=key,
                                  help=opt.help, placeholder="auto" if opt.optional else None)
@@ -62,7 +75,8 @@ def checkpoint_picker(prefix: str, checkpoint: str, revision: str, on_pick: Call
 
     suffix = f" {name}" if name else ""
     st.selectbox(f"Checkpoint{suffix}", listed + extra, key=keys["choice"], on_change=picked,
-                 help="Built-ins work offline.")
+                 help="Built-ins work offline. Hub ids and folders: a sequence classifier of one of these "
+                      "families: " + ", ".join(f.name for f in ex.FAMILIES) + ".")
     caption = options.get(st.session_state[keys["choice"]])
     if caption:
         st.caption(caption)

@@ -86,6 +86,32 @@ def _explain(checkpoint, revision, label_names, text, method, target, contrast, 
                       progress=_PROGRESS.get(), **dict(task_inputs), **dict(options))
 
 
+def estimate_request(req) -> ex.Estimate | None:
+    """How long the request's explanation will take here (``ex.estimate``: one timed pass of a couple
+    of examples), cached by everything the explanation depends on; None when it cannot be estimated
+    (the explanation itself then says what is wrong). Never raises: an estimate must not break a page."""
+    try:
+        inputs = tuple(sorted(task_inputs(req).items()))
+    except ex.ExplainerError:  # the checkpoint does not load: the sidebar says why
+        return None
+    return _estimate(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
+                     req.contrast, inputs, tuple(sorted(req.options.items())))
+
+
+@functools.lru_cache(maxsize=256)
+def _estimate(checkpoint, revision, label_names, text, method, target, contrast, task_inputs,
+              options) -> ex.Estimate | None:
+    try:
+        clf = load(checkpoint, revision, label_names)
+        return ex.estimate(clf, text, method, target or None, contrast=contrast or None, **dict(task_inputs),
+                           **dict(options))
+    except ex.ExplainerError:
+        return None
+    except Exception:
+        logging.getLogger("studio").warning("estimating %s failed", method, exc_info=True)
+        return None
+
+
 def faithfulness(req, removal: str = "mask") -> ex.Faithfulness:
     """How faithful the request's explanation is (``ex.faithfulness``, five seeded random orders),
     cached like the explanation: a view-only rerun recomputes nothing."""

@@ -62,13 +62,19 @@ def _facts(clf: ex.Classifier, req: state.Request) -> None:
     facts = clf.facts()
     task = {"classification": "fine-tuned classifier", "nli": "NLI: zero-shot over your labels",
             "embedding": "embedding similarity: zero-shot over your labels"}[clf.task]
-    rows = [("task", task), ("family", facts["family"]), ("layers × heads", f"{facts['layers']} × {facts['heads']}"),
-            ("parameters", f"{facts['parameters'] / 1e6:,.1f}M"), ("max tokens", facts["max_tokens"])]
+    rows = [("task", task), ("family", facts["family"]), ("head reads", facts["head reads"]),
+            ("layers × heads", f"{facts['layers']} × {facts['heads']}"),
+            ("parameters", f"{facts['parameters'] / 1e6:,.1f}M" if facts["parameters"] >= 1e5
+                           else f"{facts['parameters']:,}"), ("max tokens", facts["max_tokens"])]
+    if clf.one_output:
+        rows.append(("output", facts["output"]))
     if clf.labels:
-        rows.append(("labels", ", ".join(clf.labels)))
+        rows.append(("label" if len(clf.labels) == 1 else "labels", ", ".join(clf.labels)))
     st.markdown("\n".join(f"- **{k}**: {v}" for k, v in rows))
     if clf.has_generic_labels or req.label_names:
         key = state.widget_default("label_names", req.label_names)
-        st.text_input("Display names for the labels", key=key, placeholder="negative, positive",
-                      help="Comma-separated, one per label, in index order.",
+        one = len(clf.labels) == 1
+        st.text_input("Display name for the output" if one else "Display names for the labels", key=key,
+                      placeholder="reward" if one else "negative, positive",
+                      help=None if one else "Comma-separated, one per label, in index order.",
                       on_change=lambda: state.update(label_names=st.session_state[key].strip()))

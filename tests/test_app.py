@@ -162,7 +162,7 @@ def test_models_page_and_state_across_pages():
     at.switch_page("pages/2_Models_and_methods.py").run()
     assert not at.exception
     assert [t.value for t in at.title] == ["Models & methods"]
-    assert len(at.dataframe) == 1 + len(ex.METHODS)
+    assert len(at.dataframe) == 2 + len(ex.METHODS)  # checkpoints, families, each method's options
     at.switch_page("app.py").run()
     assert not at.exception
     assert at.session_state["request"].checkpoint == "builtin:zeroshot"
