@@ -140,8 +140,29 @@ def _explain(task: Task, texts: list[str], m: Method, options: dict, target, con
         results = attribute(m, scorer, opts, words, _share(progress, start, len(group), len(rows)))
         seconds = (time.perf_counter() - began) / len(group)
         for i, row, result in zip(indices, group, results):
+            _check_path(task.clf, m, row.opts, result)
             out[i] = _explanation(task, row, result, m, row.seconds + seconds)
     return out
+
+
+def _check_path(clf: Classifier, m: Method, opts: dict, result: Attribution) -> None:
+    """Refuse scores that are not finite, and a step cap hit from a baseline token whose embedding is
+    all zeros (an untrained padding row: RMSNorm and LayerNorm without added positions have no useful
+    gradient there, so the integral cannot converge), naming the cause."""
+    finite = bool(np.isfinite(result.token_scores).all())
+    if finite and not result.extras.get("cap_hit"):
+        return
+    baseline = opts.get("baseline")
+    token_id = getattr(clf.tokenizer, f"{baseline}_token_id", None) if baseline else None
+    zero_row = token_id is not None and not any(
+        bool(module.weight[token_id].any()) for module in clf.family.embedding_modules(clf.model))
+    if zero_row:
+        raise ExplainerError(f"{m.title} cannot start from the {baseline} token on this model: its embedding is "
+                             "all zeros (an untrained padding row), where the model's normalisation has no useful "
+                             "gradient. Choose another baseline token.")
+    if not finite:
+        raise ExplainerError(f"{m.title} gave scores that are not finite numbers (NaN or infinity) on this model. "
+                             "Try another method or baseline, or output='logit'.")
 
 
 def _share(progress, done: int, size: int, total: int):

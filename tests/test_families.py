@@ -258,3 +258,18 @@ def test_the_estimate_counts_the_passes_the_method_needs(tiny):
     assert ex.estimate(clf, TEXTS[0], method="occlusion").examples == (words + 2,) * 3
     with pytest.raises(ex.ExplainerError, match="empty"):
         ex.estimate(clf, "  ")
+
+
+def test_an_all_zero_baseline_row_is_named_not_shown_as_nan(tiny_folder):
+    """A decoder whose EOS row is an untrained zero vector (pad = eos in a fresh model): every position of
+    a Qwen-style input (no special tokens) is zero at the baseline, where RMSNorm has no useful gradient:
+    the integral hits its cap (a 0.5B model even gives NaN there), and the cause is named."""
+    folder = tiny_folder("qwen3")
+    model = AutoModelForSequenceClassification.from_pretrained(folder)
+    tok = AutoTokenizer.from_pretrained(folder)
+    with torch.no_grad():
+        model.get_input_embeddings().weight[tok.eos_token_id] = 0
+    clf = ex.load(model, tokenizer=tok)
+    with pytest.raises(ex.ExplainerError, match="cannot start from the eos token on this model: its embedding is all"):
+        ex.explain(clf, TEXTS[1])
+    assert np.isfinite(ex.explain(clf, TEXTS[0], method="saliency").token_scores).all()
