@@ -8,7 +8,8 @@ the weights, so they are random), saves it in bf16 as the real checkpoint is
 stored, and goes the way a user of the app goes: the parameter count checked
 against the app's default limit before the weights are read, ``ex.load``
 (float32), a prediction, saliency, the estimate the Explain page shows before
-integrated gradients, and integrated gradients itself (to check the estimate). Prints a Markdown table for bench/RESULTS.md.
+integrated gradients, and integrated gradients itself (to check the estimate).
+Prints a Markdown table for bench/RESULTS.md.
 """
 from __future__ import annotations
 

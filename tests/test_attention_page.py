@@ -178,3 +178,17 @@ def test_rollout_and_attribution_shares_per_word():
     assert len(names) == len(set(names)) == 8 and "the (0)" in names and "the (24)" in names  # repeated words apart
     for trace in bars["data"]:  # every word shown: each side's shares add up to one
         assert array(trace["x"]).sum() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("family", ["gpt2-nopad", "modernbert"])
+def test_decoders_follow_their_last_token_and_mean_pooled_heads_every_token(monkeypatch, tiny_folder, family):
+    monkeypatch.setenv("STUDIO_ALLOW_LOCAL", "1")
+    folder = str(tiny_folder(family))
+    at = attention_page(checkpoint=folder, text="The team won the final")
+    assert not at.exception, at.exception
+    maps = ex.attention(ex.load(folder), "The team won the final")
+    if maps.reads is None:  # ModernBERT's mean pooling: the rows of every token, averaged
+        assert at.subheader[0].value.startswith("From every token (mean-pooled)")
+    else:
+        assert maps.reads == len(maps.tokens) - 1
+        assert at.subheader[0].value == f"From the last token (position {maps.reads}), layer by layer"
