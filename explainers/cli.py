@@ -157,7 +157,10 @@ def explain(args) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
         return 0
     pred = exp.prediction
-    print(f"prediction: {pred.label}  " + "  ".join(f"{k}={v:.4f}" for k, v in pred.scores.items()))
+    if pred.output == "score":  # a one-output head: its raw score, no probabilities
+        print(f"raw score: {pred.scores[pred.label]:.4f} (one-output head)")
+    else:
+        print(f"prediction: {pred.label}  " + "  ".join(f"{k}={v:.4f}" for k, v in pred.scores.items()))
     line = f"explained:  {exp.target} = {exp.score:.4f} by {exp.method}"
     if exp.baseline_score is not None:
         line += f" (baseline {exp.baseline_score:.4f})"

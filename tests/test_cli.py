@@ -60,3 +60,13 @@ def test_cli_faithfulness_and_steps(tiny_folder):
     out = run("--checkpoint", folder, "--text", "a gripping film", "--option", "max_steps=17", "--option",
               "tolerance=0.0001")
     assert out.returncode == 0 and "warning: the cap of 17 steps was hit" in out.stdout
+
+
+def test_cli_one_output_head_prints_its_raw_score(tiny_folder):
+    folder = str(tiny_folder("bert-score"))
+    out = run("--checkpoint", folder, "--text", "a gripping film", "--method", "saliency")
+    assert out.returncode == 0, out.stderr
+    raw = ex.predict(ex.load(folder), "a gripping film")[0].scores["LABEL_0"]
+    assert f"raw score: {raw:.4f} (one-output head)" in out.stdout and "prediction:" not in out.stdout
+    out = run("--checkpoint", folder, "--text", "a gripping film", "--contrast", "LABEL_0")
+    assert out.returncode == 2 and "no other label to contrast" in out.stderr and "Traceback" not in out.stderr
