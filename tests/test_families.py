@@ -273,3 +273,17 @@ def test_an_all_zero_baseline_row_is_named_not_shown_as_nan(tiny_folder):
     with pytest.raises(ex.ExplainerError, match="cannot start from the eos token on this model: its embedding is all"):
         ex.explain(clf, TEXTS[1])
     assert np.isfinite(ex.explain(clf, TEXTS[0], method="saliency").token_scores).all()
+
+
+@pytest.mark.parametrize("family", ["gpt2-nopad", "llama", "modernbert", "qwen3-score"])
+def test_texts_stacked_in_one_pass_read_what_each_reads_alone(tiny, family):
+    """explain_many pads texts of different lengths into one pass: each decoder row reads its own last
+    token, each mean-pooled row its own tokens, as alone."""
+    clf = tiny(family)
+    texts = TEXTS + ["ok"]
+    for method, options in (("integrated_gradients", {"n_steps": 32}), ("saliency", {})):
+        together = ex.explain_many(clf, texts, method=method, batch_size=8, **options)
+        for text, exp in zip(texts, together):
+            alone = ex.explain(clf, text, method=method, **options)
+            np.testing.assert_allclose(exp.token_scores, alone.token_scores, atol=1e-5)
+            assert exp.score == pytest.approx(alone.score, abs=1e-6)
