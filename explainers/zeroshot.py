@@ -145,34 +145,37 @@ def encode_pairs(clf: Classifier, premise: str, hypotheses: list[str]) -> Pairs:
     check_text(premise)
     try:
         enc = clf.tokenizer([[premise, h] for h in hypotheses], truncation="only_first", max_length=clf.max_length,
-                            padding=True, padding_side="right", return_offsets_mapping=True,
-                            return_special_tokens_mask=True, return_tensors="pt")
+                            return_offsets_mapping=True)
     except Exception as err:  # the tokenizer says the hypothesis alone is too long
         raise ExplainerError(f"Cannot fit the text and hypothesis into the model's input ({err}). "
                              "Use shorter labels or template.") from None
-    n, t = enc["input_ids"].shape
+    # right-padded here, as the pipeline pads, with the pad token where there is one (decoders may have none)
+    lengths = np.array([len(row) for row in enc["input_ids"]])
+    n, t = len(lengths), int(lengths.max())
+    pad = clf.tokenizer.pad_token_id if clf.tokenizer.pad_token_id is not None else 0
+
+    def padded(name: str, value) -> list:
+        return [list(row) + [value] * (t - len(row)) for row in enc[name]]
+
     sequence = np.full((n, t), -2, dtype=np.int64)
     for p in range(n):
-        sequence[p] = [-2 if not enc["attention_mask"][p, j] else (-1 if s is None else s)
-                       for j, s in enumerate(enc.sequence_ids(p))]
+        sequence[p, :lengths[p]] = [-1 if s is None else s for s in enc.sequence_ids(p)]
     if not (sequence == 0).any(axis=1).all():
         raise ExplainerError("The model's tokenizer finds nothing to read in this text. Type some words.")
     special = sequence < 0
-    offsets = enc["offset_mapping"].numpy().astype(np.int64)
+    offsets = np.array(padded("offset_mapping", (0, 0)), dtype=np.int64)
     offsets[special] = 0
-    lengths = enc["attention_mask"].sum(1).numpy()
     premise_end = np.array([int(np.nonzero(sequence[p] == 0)[0].max()) + 1 for p in range(n)])
     device = clf.device
-    ids = enc["input_ids"].to(device)
-    mask = enc["attention_mask"].to(device)
-    tti = enc.get("token_type_ids")
+    ids = torch.tensor(padded("input_ids", pad), device=device)
+    mask = torch.tensor(padded("attention_mask", 0), device=device)
+    tti = torch.tensor(padded("token_type_ids", 0), device=device) if "token_type_ids" in enc else None
     return Pairs(premise=premise, hypotheses=tuple(hypotheses), input_ids=ids, attention_mask=mask,
-                 token_type_ids=tti.to(device) if tti is not None else None,
+                 token_type_ids=tti,
                  position_ids=clf.family.position_ids(clf.model, ids), offsets=offsets, sequence=sequence,
                  special=special, reads=clf.family.reads_at(clf.model, ids, mask), lengths=lengths,
                  premise_end=premise_end,
-                 tokens=tuple(tuple(clf.tokenizer.convert_ids_to_tokens(row[:k].tolist()))
-                              for row, k in zip(enc["input_ids"], lengths)))
+                 tokens=tuple(tuple(clf.tokenizer.convert_ids_to_tokens(row)) for row in enc["input_ids"]))
 
 
 def pair_logits(clf: Classifier, pairs: Pairs, ids: torch.Tensor | None = None) -> torch.Tensor:

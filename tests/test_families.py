@@ -287,3 +287,23 @@ def test_texts_stacked_in_one_pass_read_what_each_reads_alone(tiny, family):
             alone = ex.explain(clf, text, method=method, **options)
             np.testing.assert_allclose(exp.token_scores, alone.token_scores, atol=1e-5)
             assert exp.score == pytest.approx(alone.score, abs=1e-6)
+
+
+def test_zero_shot_on_a_decoder_nli_head_without_a_pad_token(tiny):
+    """The pipeline cannot pad pairs for a tokenizer without a pad token; the studio pads them itself, and
+    each pair reads its own last token: the pipeline's rule, computed pair by pair by hand."""
+    clf = tiny("mistral", labels=("contradiction", "neutral", "entailment"))
+    assert clf.task == "nli" and clf.tokenizer.pad_token_id is None
+    candidates = ["sports", "a much longer label about politics"]
+    text = TEXTS[0]
+    entail = []
+    for label in candidates:
+        enc = clf.tokenizer(text, f"This example is {label}.", return_tensors="pt")
+        with torch.no_grad():
+            entail.append(clf.model(**enc).logits[0, 2])
+    expected = torch.softmax(torch.stack(entail), -1).numpy()
+    got = ex.predict(clf, text, labels=candidates)[0]
+    np.testing.assert_allclose([got.scores[c] for c in candidates], expected, atol=1e-5)
+    exp = ex.explain(clf, text, labels=candidates, target="sports")
+    assert exp.score == pytest.approx(float(expected[0]), abs=1e-5)
+    assert abs(exp.delta) <= 0.01 * abs(exp.score - exp.baseline_score) + 1e-4
