@@ -202,7 +202,7 @@ def results(exp: ex.Explanation) -> None:
         if "contrast" in exp.extras:
             headline += f" minus **{exp.extras['contrast']}**"
         st.markdown(headline)
-        st.html(ex.html.legend(scale, exp.target, signed))
+        st.html(ex.html.legend(scale, exp.target, signed, raw=raw))
         st.html(ex.html.text_panel(exp.text, shown, scale))
         if exp.truncated:
             st.warning("The text is longer than the model reads; only its first part was explained.")

@@ -51,10 +51,14 @@ def explanation_html(exp) -> str:
     return f'<div style="font-family:sans-serif;line-height:1.9">{head}<br>{body}</div>'
 
 
-def legend(scale: float, target: str, signed: bool = True) -> str:
-    """A small colour bar saying what the colours mean."""
+def legend(scale: float, target: str, signed: bool = True, raw: bool = False) -> str:
+    """A small colour bar saying what the colours mean (``raw``: the target is a one-output head's
+    raw score, which words lower or raise)."""
     t = html.escape(target)
-    if signed:
+    if signed and raw:
+        left, right = f"lowers the {t} score", f"raises the {t} score"
+        bar = f"linear-gradient(90deg,{colour(-scale, scale)},transparent,{colour(scale, scale)})"
+    elif signed:
         left, right = f"against {t}", f"for {t}"
         bar = f"linear-gradient(90deg,{colour(-scale, scale)},transparent,{colour(scale, scale)})"
     else:
@@ -108,7 +112,7 @@ def report(exp, view_units, scale: float, title: str = "Explanation report") -> 
         f"<title>{e(title)}</title><style>{_REPORT_CSS}</style></head><body>"
         f"<h1>{e(title)}</h1><p>Prediction: <b>{e(exp.prediction.label)}</b>. Explained: "
         f"<b>{e(exp.target)}</b> by {e(exp.method)}.</p>"
-        f"<h2>Highlighted text</h2>{legend(scale, exp.target, signed)}"
+        f"<h2>Highlighted text</h2>{legend(scale, exp.target, signed, raw)}"
         f"<div class='text'>{highlighted_text(exp.text, view_units, scale)}</div>"
         f"<h2>Scores</h2><table>{rows}</table>"
         f"<h2>Top attributions</h2><table><tr><th>text</th><th>offset</th><th>score</th></tr>{top_rows}</table>"

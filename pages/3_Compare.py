@@ -59,7 +59,7 @@ def results(a: compare.Side, b: compare.Side, exp_a: ex.Explanation, exp_b: ex.E
         signed = bool(exp.extras.get("signed", True))
         scale = ex.plots.scale_of([w.score for w in words])
         st.markdown(f"**{side.title}**, explaining **{exp.target}** = {exp.score:.4f}")
-        st.html(ex.html.legend(scale, exp.target, signed))
+        st.html(ex.html.legend(scale, exp.target, signed, raw=exp.prediction.output == "score"))
         st.html(ex.html.text_panel(exp.text, words, scale))
         if exp.truncated:
             st.caption(f"{side.name} read only the first part of the text.")

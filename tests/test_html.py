@@ -149,6 +149,13 @@ def test_signed_legend_goes_from_against_to_for_the_target():
     assert xhtml.colour(-0.5, 0.5) in markup and xhtml.colour(0.5, 0.5) in markup
 
 
+def test_a_raw_score_legend_says_lower_and_raise():
+    parsed = _Parsed(xhtml.legend(0.5, "<b>LABEL_0</b>", raw=True))
+    assert "lowers the <b>LABEL_0</b> score (-0.5)" in parsed.shown
+    assert "raises the <b>LABEL_0</b> score (+0.5)" in parsed.shown
+    assert "against" not in parsed.shown
+
+
 def test_unsigned_legend_goes_from_zero_to_most_important():
     markup = xhtml.legend(2.0, "<i>neg</i>", signed=False)
     parsed = _Parsed(markup)
