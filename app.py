@@ -138,7 +138,7 @@ def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:
     bar = slot.progress(0.0, text=f"{title}: starting…")
     est = estimate(req)
     if est is not None:
-        note.caption(f"{title}: {est.summary()}; estimated from one timed pass before it started.")
+        note.caption(f"{title}: {est.summary()}; estimated from two short timed passes before it started.")
         bar.progress(0.0, text=f"{title}: starting; {est.summary()}")
 
     def progress(fraction: float) -> None:

@@ -8,6 +8,7 @@ place (``_explanation``).
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -205,17 +206,23 @@ def _words_of_slots(text: str, view: TextTokens, owners: tuple[np.ndarray, ...])
 
 @dataclass(frozen=True)
 class Estimate:
-    """How long an explanation will take here, before it starts: one timed pass of a few examples
-    through the model (forward, and backward where the method needs gradients), times the examples
-    the method needs (fewest, typical, most: the tolerance mode decides as it goes)."""
+    """How long an explanation will take here, before it starts. Two timed passes through the model
+    (forward, and backward where the method needs gradients), of one example and of a few, give the
+    cost of a pass and of each example in it; the method needs ``examples`` (fewest, typical, most:
+    the tolerance mode decides as it goes), ``per_pass`` at a time, after reading the text (prediction,
+    baseline choice: ``seconds_to_read``). A small model's time is mostly per pass, a big one's per example."""
 
     method: str
+    seconds_to_read: float
+    seconds_per_pass: float
     seconds_per_example: float
+    per_pass: int  # examples the method sends through the model at once
     examples: tuple[int, int, int]
 
     @property
     def seconds(self) -> tuple[float, float, float]:
-        return tuple(n * self.seconds_per_example for n in self.examples)
+        return tuple(self.seconds_to_read + math.ceil(n / self.per_pass) * self.seconds_per_pass
+                     + n * self.seconds_per_example for n in self.examples)
 
     def summary(self) -> str:
         low, typical, high = self.seconds
@@ -235,10 +242,10 @@ def _duration(seconds: float) -> str:
 
 def estimate(clf: Classifier, text: str, method: str = "integrated_gradients", target: str | int | None = None, *,
              labels=None, template: str | None = None, multi_label: bool = False, contrast: str | int | None = None,
-             hypothesis: str | None = None, sample: int = 2, **options) -> Estimate:
-    """How long ``explain`` with these arguments would take on ``text`` here, from one timed pass of
-    ``sample`` examples (after an untimed one): a big model on a CPU can take minutes, and a page
-    should say so first."""
+             hypothesis: str | None = None, sample: int = 3, **options) -> Estimate:
+    """How long ``explain`` with these arguments would take on ``text`` here, from timed passes of one
+    and of ``sample`` examples (after an untimed one): a big model on a CPU can take minutes, and a
+    page should say so first."""
     task = task_for(clf, labels=labels, template=template, multi_label=multi_label, hypothesis=hypothesis)
     m = get_method(method)
     opts = task.output(m.resolve(options), options)
@@ -248,7 +255,7 @@ def estimate(clf: Classifier, text: str, method: str = "integrated_gradients", t
     n_words = len(split_words(text))
     typical = m.work(opts, n_words)
     fewest, most = m.work_bounds(opts, n_words) if m.work_bounds else (typical, typical)
-    k = check_whole("sample", sample, 1, 64)
+    k = check_whole("sample", sample, 2, 64)
 
     def one_pass(n: int) -> float:
         inputs = [x.expand(n, *x.shape[1:]).clone().requires_grad_(not m.needs_words) for x in scorer.inputs]
@@ -260,7 +267,10 @@ def estimate(clf: Classifier, text: str, method: str = "integrated_gradients", t
         return time.perf_counter() - began
 
     one_pass(1)  # a first pass pays for allocation and lazy set-up that the explanation pays once, not per step
-    return Estimate(m.name, one_pass(k) / k, (fewest, typical, most))
+    alone, several = one_pass(1), one_pass(k)
+    per_example = max(several - alone, 0.0) / (k - 1)
+    at_once = scorer.examples_per_pass(opts["internal_batch_size"]) if "internal_batch_size" in opts else most
+    return Estimate(m.name, row.seconds, max(alone - per_example, 0.0), per_example, at_once, (fewest, typical, most))
 
 
 def _uncertainty(p: np.ndarray, multi_label: bool) -> float:

@@ -87,8 +87,8 @@ def _explain(checkpoint, revision, label_names, text, method, target, contrast, 
 
 
 def estimate_request(req) -> ex.Estimate | None:
-    """How long the request's explanation will take here (``ex.estimate``: one timed pass of a couple
-    of examples), cached by everything the explanation depends on; None when it cannot be estimated
+    """How long the request's explanation will take here (``ex.estimate``: short timed passes through the
+    model), cached by everything the explanation depends on; None when it cannot be estimated
     (the explanation itself then says what is wrong). Never raises: an estimate must not break a page."""
     try:
         inputs = tuple(sorted(task_inputs(req).items()))

@@ -142,7 +142,7 @@ def test_integrated_gradients_says_how_long_it_will_take():
     assert studio.models._estimate.cache_info().hits >= 1
     # a one-pass method says nothing: its estimate would cost as much as running it
     at = app(text=TEXT, method="saliency")
-    assert not any("estimated from one timed pass" in c.value for c in at.caption)
+    assert not any("estimated from two short timed passes" in c.value for c in at.caption)
 
 
 def test_an_estimate_that_fails_never_breaks_the_page(monkeypatch):
@@ -155,13 +155,13 @@ def test_an_estimate_that_fails_never_breaks_the_page(monkeypatch):
     try:
         at = app(text=TEXT)
         assert not at.exception and not at.error
-        assert not any("estimated from one timed pass" in c.value for c in at.caption)
+        assert not any("estimated from two short timed passes" in c.value for c in at.caption)
         assert any("steps to 1.0% tolerance" in c.value for c in at.caption)  # the explanation is there
         monkeypatch.setattr(ex, "estimate", lambda *a, **k: (_ for _ in ()).throw(ex.ExplainerError("no")))
         studio.models._estimate.cache_clear()
         at = app(text=TEXT, method="integrated_gradients", options='{"n_steps": 16}')
         assert not at.exception and not at.error
-        assert not any("estimated from one timed pass" in c.value for c in at.caption)
+        assert not any("estimated from two short timed passes" in c.value for c in at.caption)
     finally:
         studio.models._estimate.cache_clear()
 
