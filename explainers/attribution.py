@@ -409,18 +409,17 @@ METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
     }, signed=True, has_baseline=True, needs_words=True, work=lambda opts, n: opts["samples"], kind="surrogate",
         help="Shapley values of words estimated by a linear regression on random word removals weighted by the "
              "Shapley kernel; they sum to about F(x) - F(baseline) (Captum KernelShap)."),
-    Method("attention_last", "Attention (last layer)", _attention_last, {**_COMMON}, signed=False,
-           has_baseline=False, kind="attention",
-           help="The last layer's attention from the token the classifier reads, mean over heads. Where the model "
-                "looked, not what changed its answer."),
-    Method("attention_rollout", "Attention rollout", _attention_rollout, {**_COMMON}, signed=False,
-           has_baseline=False, kind="attention",
-           help="Attention rollout (Abnar and Zuidema 2020, mean over heads) from the token the classifier reads, "
-                "after the last layer. Where the model looked, not what changed its answer."),
-    Method("attention_gradient", "Attention x gradient rollout", _attention_gradient, {**_COMMON}, signed=False,
-           has_baseline=False, kind="attention",
-           help="Rollout of the gradient-weighted attention (Chefer et al. 2021: mean over heads of the positive "
-                "part of attention x its gradient) from the token the classifier reads, after the last layer."),
+    *(Method(name, title, run, {**_COMMON}, signed=False, has_baseline=False, kind="attention", help=what)
+      for name, title, run, what in (
+          ("attention_last", "Attention (last layer)", _attention_last,
+           "The last layer's attention from the token the classifier reads, mean over heads. Where the model "
+           "looked, not what changed its answer."),
+          ("attention_rollout", "Attention rollout", _attention_rollout,
+           "Attention rollout (Abnar and Zuidema 2020, mean over heads) from the token the classifier reads, "
+           "after the last layer. Where the model looked, not what changed its answer."),
+          ("attention_gradient", "Attention x gradient rollout", _attention_gradient,
+           "Rollout of the gradient-weighted attention (Chefer et al. 2021: mean over heads of the positive "
+           "part of attention x its gradient) from the token the classifier reads, after the last layer."))),
 )})
 
 

@@ -55,11 +55,8 @@ def legend(scale: float, target: str, signed: bool = True, raw: bool = False) ->
     """A small colour bar saying what the colours mean (``raw``: the target is a one-output head's
     raw score, which words lower or raise)."""
     t = html.escape(target)
-    if signed and raw:
-        left, right = f"lowers the {t} score", f"raises the {t} score"
-        bar = f"linear-gradient(90deg,{colour(-scale, scale)},transparent,{colour(scale, scale)})"
-    elif signed:
-        left, right = f"against {t}", f"for {t}"
+    if signed:
+        left, right = (f"lowers the {t} score", f"raises the {t} score") if raw else (f"against {t}", f"for {t}")
         bar = f"linear-gradient(90deg,{colour(-scale, scale)},transparent,{colour(scale, scale)})"
     else:
         left, right = "0", f"most important for {t}"

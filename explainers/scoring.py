@@ -85,6 +85,12 @@ class Stack:
         return int(self.input_ids.shape[1])
 
 
+def padding_id(tokenizer) -> int:
+    """The id of padding the studio adds itself (always masked out): the tokenizer's pad token, else 0,
+    as many decoder-only tokenizers have none. RoBERTa-style positions count the pad id, so it must be it."""
+    return tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+
+
 def pad_rows(rows: Sequence[torch.Tensor], value: int = 0) -> torch.Tensor:
     """[k_i, T_i] tensors -> [sum k_i, max T_i], right-padded with ``value``."""
     width = max(int(r.shape[1]) for r in rows)

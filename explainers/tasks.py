@@ -26,7 +26,7 @@ from .attention import attention as attention_maps
 from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
 from .results import Prediction
-from .scoring import Encoded, Scorer, Stack, contrast, encode, pad_rows, squash, stack
+from .scoring import Encoded, Scorer, Stack, contrast, encode, pad_rows, padding_id, squash, stack
 
 Input = Encoded | zs.Pairs  # one text as a task reads it
 Batch = Input | Stack  # what a scorer is built on: one input, or several stacked
@@ -221,7 +221,7 @@ class Classification(Task):
         decoder-only tokenizers have no pad token (their rows read their own last token)."""
         clf = self.clf
         order = np.argsort([len(t) for t in texts], kind="stable")
-        pad = clf.tokenizer.pad_token_id if clf.tokenizer.pad_token_id is not None else 0
+        pad = padding_id(clf.tokenizer)
         out: dict[int, torch.Tensor] = {}
         for start in range(0, len(texts), batch_size):
             idx = order[start:start + batch_size]

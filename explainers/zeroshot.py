@@ -22,7 +22,7 @@ import torch
 
 from .checkpoints import Classifier
 from .errors import ExplainerError
-from .scoring import TextTokens, check_text
+from .scoring import TextTokens, check_text, padding_id
 
 DEFAULT_TEMPLATE = "This example is {}."  # the pipeline's default, for NLI models
 DEFAULT_TEMPLATE_SIMILARITY = "A {} news story."  # builtin:zeroshot's default: best of 7 on AG News dev (bench/)
@@ -152,7 +152,7 @@ def encode_pairs(clf: Classifier, premise: str, hypotheses: list[str]) -> Pairs:
     # right-padded here, as the pipeline pads, with the pad token where there is one (decoders may have none)
     lengths = np.array([len(row) for row in enc["input_ids"]])
     n, t = len(lengths), int(lengths.max())
-    pad = clf.tokenizer.pad_token_id if clf.tokenizer.pad_token_id is not None else 0
+    pad = padding_id(clf.tokenizer)
 
     def padded(name: str, value) -> list:
         return [list(row) + [value] * (t - len(row)) for row in enc[name]]
