@@ -1,6 +1,8 @@
 """Explain page: which words made the model decide? (entry point of the Streamlit app)."""
 from __future__ import annotations
 
+import time
+
 import pandas as pd
 import streamlit as st
 
@@ -36,7 +38,7 @@ def submit(option_keys: dict[str, str]) -> None:
     method = ex.METHODS[get("w.method")]
     for name, key in option_keys.items():
         value = get(key)
-        if name in method.options and value is not None and value != method.options[name].default:
+        if name in method.options and value is not None and value != models.option_default(method.name, name):
             options[name] = value
     template = get("w.template", state.request().template)
     state.update(text=get("w.text", ""), labels=get("w.labels", state.request().labels),
@@ -108,26 +110,17 @@ def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
         st.form_submit_button("Explain", type="primary", on_click=submit, args=(option_keys,))
 
 
-ESTIMATE_FROM = 2.0  # seconds: other methods say how long they will take when they typically take longer
-
-
-def one_pass(method: str, options: dict) -> bool:
-    """The method sends the text through the model once: estimating it would cost as much as running it."""
-    m = ex.METHODS[method]
-    try:
-        return m.work(m.resolve(options), 1) <= 1
-    except ex.ExplainerError:  # bad options: the explanation says so
-        return True
-
-
 def estimate(req: state.Request) -> ex.Estimate | None:
-    """How long the explanation will take, where that is worth saying before it starts: always for
-    integrated gradients (its steps, chosen as it goes, make it the slow one), and for any other method
-    whose typical run is over ESTIMATE_FROM seconds here. None otherwise, or when it cannot be estimated."""
-    if req.method != "integrated_gradients" and one_pass(req.method, req.options):
+    """How long the explanation will take, where that is worth saying before it starts: when its
+    arithmetic (``ex.flops``, from the tokenizer alone) is over models.ESTIMATE_FROM_FLOPS, two short
+    timed passes (``ex.estimate``, about five examples' worth of work) say how long it takes here;
+    shown when that is over models.ESTIMATE_FROM_SECONDS. Smaller explanations start at once, and
+    their progress bar says the time left."""
+    work = models.flops(req)
+    if work is None or work < models.ESTIMATE_FROM_FLOPS:
         return None
     est = models.estimate_request(req)
-    if est is None or (req.method != "integrated_gradients" and est.seconds[1] <= ESTIMATE_FROM):
+    if est is None or est.seconds[1] <= models.ESTIMATE_FROM_SECONDS:
         return None
     return est
 
@@ -141,8 +134,13 @@ def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:
         note.caption(f"{title}: {est.summary()}; estimated from two short timed passes before it started.")
         bar.progress(0.0, text=f"{title}: starting; {est.summary()}")
 
+    started = time.perf_counter()
+
     def progress(fraction: float) -> None:
-        bar.progress(fraction, text=f"{title}: {fraction:.0%} of the model passes done")
+        elapsed = time.perf_counter() - started
+        left = elapsed * (1 - fraction) / fraction if 0.05 < fraction < 1 and elapsed > 1 else None
+        bar.progress(fraction, text=f"{title}: {fraction:.0%} of the model passes done"
+                                    + ("" if left is None else f", about {left:.0f} s left"))
 
     exp = models.safely(slot, models.explain_request, req, progress=progress)
     if exp is None:
@@ -231,6 +229,8 @@ def details(exp: ex.Explanation) -> None:
         facts.append(f"{exp.extras['steps']} steps {how} ({exp.extras['integration']})")
     if exp.options.get("baseline"):
         facts.append(f"baseline token: {exp.options['baseline']}")
+    if exp.options.get("precision") == "bf16":
+        facts.append("bf16 matrix products (F and completeness in float32)")
     facts.append(f"{exp.extras.get('seconds', 0):.2f} s")
     st.caption(" · ".join(facts))
     if exp.convergence_error is not None:

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 import importlib
 
-from .api import Estimate, estimate, explain, explain_many, predict
+from .api import Estimate, estimate, explain, explain_many, flops, predict
 from .attention import (
     COMBINATIONS,
     attention,
@@ -50,12 +50,14 @@ from .compare import (
 from .errors import ExplainerError
 from .faithfulness import Faithfulness, faithfulness, faithfulness_summary, more_faithful
 from .results import CONVERGENCE_WARNING, AttentionMaps, AttentionStream, Explanation, Prediction, Word
+from .scoring import has_bf16
 from .tasks import TASKS, Task, task_for
 from .words import rank_correlation, shares
 from .zeroshot import default_template
 
 __all__ = [
-    "load", "source_of", "predict", "explain", "explain_many", "estimate", "Estimate", "attention", "task_for",
+    "load", "source_of", "predict", "explain", "explain_many", "estimate", "Estimate", "flops", "has_bf16",
+    "attention", "task_for",
     "Classifier", "Task", "Explanation", "Prediction", "Word", "AttentionMaps", "AttentionStream", "ExplainerError",
     "METHODS", "METHOD_KINDS", "FAMILIES", "TASKS", "BUILTINS", "COMBINATIONS", "CONVERGENCE_WARNING",
     "combine_heads", "from_reader", "rollout", "rollout_words", "difference", "shown_tokens",

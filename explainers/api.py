@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
@@ -101,6 +101,7 @@ class _Row:
     names: tuple[str, str | None]
     opts: dict  # the method's options, the auto baseline resolved
     baseline_ids: torch.Tensor
+    baseline_logits: torch.Tensor | None  # the baseline's label logits, from the model's own forward pass
     seconds: float
 
 
@@ -112,10 +113,12 @@ def _read(task: Task, text: str, opts: dict, target, contrast, removes_words: bo
     t, v = task.indices(target, contrast, int(np.argmax(probabilities)))
     names = task.labels[t], (None if v is None else task.labels[v])
     x, logits, t, v = task.focus(x, logits, t, v)
-    opts = _with_baseline(task, x, opts, removes_words)
+    opts, tried = _with_baseline(task, x, opts, removes_words)
     # methods without a baseline never read it: the input itself stands in (it needs no special token)
     base = baseline_ids(task.clf, x, opts["baseline"]) if opts.get("baseline") else x.input_ids
-    return _Row(text, x, logits, task.prediction(probabilities), t, v, names, opts, base,
+    base_logits = (tried.get(opts["baseline"]) if opts["baseline"] in tried else task.logits(x, base)) \
+        if opts.get("baseline") else None
+    return _Row(text, x, logits, task.prediction(probabilities), t, v, names, opts, base, base_logits,
                 time.perf_counter() - started)
 
 
@@ -136,7 +139,10 @@ def _explain(task: Task, texts: list[str], m: Method, options: dict, target, con
         first, began = group[0], time.perf_counter()
         scorer = task.scorer(task.stack([r.x for r in group]), [r.target for r in group],
                              None if first.versus is None else [r.versus for r in group],
-                             pad_rows([r.baseline_ids for r in group]), opts["output"])
+                             pad_rows([r.baseline_ids for r in group]), opts["output"], opts.get("precision", "fp32"))
+        if first.baseline_logits is not None:  # F(x') and F(x) as the explanation reports them
+            scorer = replace(scorer, ends=(np.array([_score(task, r, r.baseline_logits) for r in group]),
+                                           np.array([_score(task, r, r.logits) for r in group])))
         words = _words_of_slots(first.text, first.x.text_tokens, scorer.owners) if m.needs_words else None
         results = attribute(m, scorer, opts, words, _share(progress, start, len(group), len(rows)))
         seconds = (time.perf_counter() - began) / len(group)
@@ -173,12 +179,14 @@ def _share(progress, done: int, size: int, total: int):
     return lambda fraction: progress((done + fraction * size) / total)
 
 
+def _score(task: Task, row: _Row, label_logits: torch.Tensor) -> float:
+    """The explained number from a forward pass's label logits, as the scorer computes it."""
+    return float(task.explained(label_logits.unsqueeze(0), row.target, row.versus, row.opts["output"])[0])
+
+
 def _explanation(task: Task, row: _Row, result: Attribution, m: Method, seconds: float) -> Explanation:
     """The one place an Explanation is built: the text's slots become tokens and words, the rest
     (hypotheses, padding) goes to the task's extras; F(x) and F(x') from the model's own forward pass."""
-    def f(label_logits: torch.Tensor) -> float:  # as the scorer computes it
-        return float(task.explained(label_logits.unsqueeze(0), row.target, row.versus, row.opts["output"])[0])
-
     view, slots, opts = row.x.text_tokens, result.token_scores, row.opts
     tokens = slots[:len(view.tokens)]
     extras = {"task": task.kind, **task.extras(row.x, slots, row.target),
@@ -188,8 +196,8 @@ def _explanation(task: Task, row: _Row, result: Attribution, m: Method, seconds:
     extras.update(seconds=round(seconds, 4), signed=m.signed)
     return Explanation(
         text=row.text, tokens=view.tokens, token_offsets=view.offsets, special_tokens=view.special,
-        token_scores=tokens, words=words, target=row.names[0], score=f(row.logits),
-        baseline_score=f(task.logits(row.x, row.baseline_ids)) if opts.get("baseline") else None,
+        token_scores=tokens, words=words, target=row.names[0], score=_score(task, row, row.logits),
+        baseline_score=None if row.baseline_logits is None else _score(task, row, row.baseline_logits),
         delta=result.delta, method=m.name, options=opts, provenance=dict(task.clf.provenance),
         prediction=row.prediction, truncated=view.truncated, extras=extras)
 
@@ -251,7 +259,7 @@ def estimate(clf: Classifier, text: str, method: str = "integrated_gradients", t
     opts = task.output(m.resolve(options), options)
     row = _read(task, check_text(text), opts, target, contrast, m.needs_words)
     scorer = task.scorer(row.x, [row.target], None if row.versus is None else [row.versus], row.baseline_ids,
-                         opts["output"])
+                         opts["output"], opts.get("precision", "fp32"))
     n_words = len(split_words(text))
     typical = m.work(opts, n_words)
     fewest, most = m.work_bounds(opts, n_words) if m.work_bounds else (typical, typical)
@@ -273,6 +281,24 @@ def estimate(clf: Classifier, text: str, method: str = "integrated_gradients", t
     return Estimate(m.name, row.seconds, max(alone - per_example, 0.0), per_example, at_once, (fewest, typical, most))
 
 
+def flops(clf: Classifier, text: str, method: str = "integrated_gradients", *, labels=None,
+          template: str | None = None, multi_label: bool = False, hypothesis: str | None = None,
+          **options) -> float:
+    """About how much arithmetic ``explain`` with these arguments does on ``text``, in floating-point
+    operations: per example, a forward pass (2 x the model's non-embedding parameters x tokens, for
+    every sequence: zero-shot reads one pair per label) and, for gradient methods, a backward pass to
+    the embeddings (as much again), times the examples the method typically needs (``Method.work``).
+    It only tokenizes: cheap enough to decide whether a timed ``estimate`` is worth its passes.
+    Divided by a machine's matrix-multiply peak, it is the least time the explanation can take there
+    (bench/speed.py's floor)."""
+    task = task_for(clf, labels=labels, template=template, multi_label=multi_label, hypothesis=hypothesis)
+    m = get_method(method)
+    opts = task.output(m.resolve(options), options)
+    x = task.read(check_text(text))
+    per_token = (2 if m.needs_words else 4) * clf.body_parameters
+    return float(per_token * x.input_ids.numel() * m.work(opts, len(split_words(text))))
+
+
 def _uncertainty(p: np.ndarray, multi_label: bool) -> float:
     """Entropy of a prediction (mean binary entropy for independent labels)."""
     p = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
@@ -281,23 +307,22 @@ def _uncertainty(p: np.ndarray, multi_label: bool) -> float:
     return float(-(p * np.log(p)).sum())
 
 
-def _with_baseline(task: Task, x: Input, opts: dict, removes_words: bool) -> dict:
-    """Resolve baseline="auto". Methods that remove words take the family's removal token; integrated
+def _with_baseline(task: Task, x: Input, opts: dict, removes_words: bool) -> tuple[dict, dict]:
+    """Resolve baseline="auto", and give the label logits of each baseline it tried. Methods that
+    remove words take the family's removal token; integrated
     gradients, of the family's candidate tokens, the one whose all-replaced input gets the least
     informative prediction, so that F(x') carries no evidence (a raw score: the first candidate)."""
     if opts.get("baseline") != "auto":
-        return opts
+        return opts, {}
     clf = task.clf
     if removes_words:
-        return {**opts, "baseline": removal_token(clf)}
+        return {**opts, "baseline": removal_token(clf)}, {}
     candidates = [b for b in clf.family.baselines if getattr(clf.tokenizer, f"{b}_token_id", None) is not None]
     if not candidates:
         raise ExplainerError(f"This tokenizer has none of the {', '.join(clf.family.baselines)} tokens a "
                              "baseline needs.")
     if task.raw_score:
-        return {**opts, "baseline": candidates[0]}
-
-    def uncertainty(b: str) -> float:
-        return _uncertainty(task.scores(task.logits(x, baseline_ids(clf, x, b))).cpu().numpy(), task.multi_label)
-
-    return {**opts, "baseline": max(candidates, key=uncertainty)}
+        return {**opts, "baseline": candidates[0]}, {}
+    tried = {b: task.logits(x, baseline_ids(clf, x, b)) for b in candidates}
+    best = max(candidates, key=lambda b: _uncertainty(task.scores(tried[b]).cpu().numpy(), task.multi_label))
+    return {**opts, "baseline": best}, tried

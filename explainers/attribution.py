@@ -17,14 +17,15 @@ import torch
 from captum._utils.models.linear_model import SkLearnRidge
 from captum.attr import FeatureAblation, InputXGradient, IntegratedGradients, KernelShap, Lime, NoiseTunnel, Saliency
 
+from . import integration
 from .attention import combine_heads, from_reader, rollout
 from .errors import ExplainerError
-from .integration import levels
-from .scoring import BASELINES, OUTPUTS, Scorer
+from .scoring import BASELINES, OUTPUTS, PRECISIONS, Scorer
 from .words import AGGREGATIONS
 
 INTEGRATIONS = ("gausslegendre", "riemann_trapezoid")
 FIRST_INTERVALS = 16  # the tolerance mode's first rule: 17 gradients; fewer can agree with F(x) - F(x') by luck
+REFINE_POINTS = 4  # the tolerance mode's new gradients per text per round (bench/ig_quadrature.py)
 ABSOLUTE_FLOOR = 1e-4  # |delta| this small is enough, however close F(x) is to F(x')
 _RNG_LOCK = threading.Lock()  # SmoothGrad's noise, LIME's and KernelSHAP's samples come from torch's global generator
 KINDS: Mapping[str, str] = MappingProxyType({  # Method.kind -> what its scores are, in words, for the UI
@@ -140,17 +141,22 @@ def _integrated_gradients(scorer: Scorer, opts: dict, words=None) -> list[Attrib
                                 n_steps=opts["n_steps"], method=opts["integration"],
                                 internal_batch_size=scorer.examples_per_pass(opts["internal_batch_size"]),
                                 return_convergence_delta=True)
+    if opts.get("precision", "fp32") != "fp32":  # Captum's delta used the bf16 F(x), F(x'): measure against float32
+        start, end = scorer.end_scores()
+        delta = sum(a.sum(dim=tuple(range(1, a.dim()))) for a in attrs).double().cpu() - torch.as_tensor(end - start)
     steps = {"steps": opts["n_steps"], "cap_hit": False, "integration": opts["integration"]}
     return _rows(_fold(scorer, tuple(a.sum(-1) for a in attrs)), delta, [steps] * scorer.n_rows)
 
 
-def _gradients_along(scorer: Scorer, rows: np.ndarray, alphas: np.ndarray, per_pass: int) -> list[np.ndarray]:
-    """For each embedding use, [len(rows), len(alphas), positions...]: the gradient at
-    x' + alpha (x - x') (Captum's Saliency, signed) dotted with x - x' over the embedding dimensions."""
-    pairs = [(r, a) for r in rows.tolist() for a in alphas.tolist()]
+def _gradients_at(scorer: Scorer, pairs: list[tuple[int, float]], per_pass: int) -> list[np.ndarray]:
+    """For each embedding use, [len(pairs), positions...]: at each (row, alpha), the gradient at
+    x' + alpha (x - x') (Captum's Saliency, signed) dotted with x - x' over the embedding dimensions.
+    The pairs go through the model in the fewest passes of at most ``per_pass``, evenly filled."""
+    passes = max(1, math.ceil(len(pairs) / per_pass))
+    size = math.ceil(len(pairs) / passes)
     out: list[list[torch.Tensor]] = [[] for _ in scorer.inputs]
-    for start in range(0, len(pairs), per_pass):
-        chunk = pairs[start:start + per_pass]
+    for start in range(0, len(pairs), size):
+        chunk = pairs[start:start + size]
         index = torch.as_tensor([r for r, _ in chunk], device=scorer.inputs[0].device)
         points, diffs = [], []
         for x, b in zip(scorer.inputs, scorer.baselines):
@@ -160,52 +166,64 @@ def _gradients_along(scorer: Scorer, rows: np.ndarray, alphas: np.ndarray, per_p
             diffs.append(diff)
         grads = Saliency(scorer.forward).attribute(tuple(points), additional_forward_args=(index,), abs=False)
         for use, (g, d) in enumerate(zip(grads, diffs)):
-            out[use].append((g * d).sum(-1).detach().double().cpu())
-    return [torch.cat(o).numpy().reshape(len(rows), len(alphas), *o[0].shape[1:]) for o in out]
+            out[use].append((g.float() * d).sum(-1).detach().double().cpu())
+    return [torch.cat(o).numpy() for o in out]
 
 
 def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
     """Integrated gradients refined until each row's completeness error is within the tolerance.
 
-    A nested trapezoid rule on 16, 32, 64, ... intervals: each refinement computes only the new
-    midpoints and reuses every gradient already computed (bench/ig_quadrature.py: of the nested
-    rules and Gauss-Legendre restarted at doubled steps, the fewest gradients to 1% on builtin:sst2).
-    A row stops when |delta| <= tolerance x |F(x) - F(x')| (or ABSOLUTE_FLOOR, when F(x) is that
-    close to F(x')), or at max_steps gradient evaluations; each row reports its own steps.
+    An adaptive trapezoid rule: 17 evenly spaced points (fewer can agree with F(x) - F(x') by luck),
+    then REFINE_POINTS more per round (on a GPU, where a pass costs about the same however few it
+    holds, a pass's worth) where the integrand bends most (``integration.refine``), every
+    gradient already computed kept (bench/ig_quadrature.py: of the nested rules, Gauss-Legendre
+    restarted at doubled steps and this, the fewest gradients to 1% on builtin:sst2). A row stops
+    when |delta| <= tolerance x |F(x) - F(x')| (or ABSOLUTE_FLOOR, when F(x) is that close to F(x')),
+    or at max_steps gradient evaluations; each row reports its own steps. F(x) and F(x') are the
+    model's own (``Scorer.ends``), whatever precision the gradients are computed in.
     """
     n_rows, per_pass = scorer.n_rows, scorer.examples_per_pass(opts["internal_batch_size"])
-    with torch.no_grad():  # F(x') and F(x) for every row, as Captum's delta takes them
-        ends = scorer.forward(*[torch.cat([b, x]) for b, x in zip(scorer.baselines, scorer.inputs)],
-                              torch.cat([scorer.rows(), scorer.rows()])).double().cpu().numpy()
-    gap = ends[n_rows:] - ends[:n_rows]
+    per_round = REFINE_POINTS if scorer.inputs[0].device.type == "cpu" else per_pass
+    start, end = scorer.end_scores()
+    gap = end - start
     allowed = np.maximum(opts["tolerance"] * np.abs(gap), ABSOLUTE_FLOOR)
-    values: list[np.ndarray] = []  # per use: [active rows, nodes so far, positions...]
+    nodes = {row: np.empty(0) for row in range(n_rows)}
+    values: dict[int, list[np.ndarray]] = {}  # per row, per use: [nodes, positions...]
+    pending = {row: np.linspace(0.0, 1.0, FIRST_INTERVALS + 1) for row in range(n_rows)}
     done: dict[int, tuple[list[np.ndarray], float, int, bool]] = {}
-    active = np.arange(n_rows)
-    for n, nodes, weights in levels("trapezoid", FIRST_INTERVALS, opts["max_steps"]):
-        found = _gradients_along(scorer, active, nodes if not values else nodes[1::2], per_pass)
-        values = found if not values else [_interleave(v, f) for v, f in zip(values, found)]
-        attrs = [np.tensordot(weights, v, axes=([0], [1])) for v in values]  # per use: [active, positions...]
-        deltas = sum(a.reshape(len(active), -1).sum(1) for a in attrs) - gap[active]
-        last = 2 * n + 1 > opts["max_steps"]
-        settled = (np.abs(deltas) <= allowed[active]) | last
-        for i in np.flatnonzero(settled).tolist():
-            row = int(active[i])
-            done[row] = ([a[i] for a in attrs], float(deltas[i]), n + 1, bool(abs(deltas[i]) > allowed[row]))
-        active, values = active[~settled], [v[~settled] for v in values]
-        if not len(active):
-            break
+    while pending:
+        pairs = [(row, float(a)) for row, alphas in pending.items() for a in alphas]
+        found = _gradients_at(scorer, pairs, per_pass)
+        at = 0
+        for row, alphas in pending.items():
+            new = [f[at:at + len(alphas)] for f in found]
+            at += len(alphas)
+            merged = np.concatenate([nodes[row], alphas])
+            order = np.argsort(merged, kind="stable")
+            nodes[row] = merged[order]
+            before = values.get(row, [f[:0] for f in new])
+            values[row] = [np.concatenate([old, n])[order] for old, n in zip(before, new)]
+        waiting = {}
+        for row in pending:
+            weights = integration.trapezoid_weights(nodes[row])
+            attrs = [np.tensordot(weights, v, axes=([0], [0])) for v in values[row]]  # per use: [positions...]
+            delta = float(sum(a.sum() for a in attrs) - gap[row])
+            used = len(nodes[row])
+            more = min(per_round, opts["max_steps"] - used)
+            if abs(delta) > allowed[row] and more > 0:
+                totals = sum(v.reshape(used, -1).sum(1) for v in values[row])
+                alphas = integration.refine(nodes[row], totals, more)
+                if len(alphas):
+                    waiting[row] = alphas
+                    continue
+            done[row] = (attrs, delta, used, bool(abs(delta) > allowed[row]))
+            del values[row]
+        pending = waiting
     scores = _fold(scorer, tuple(torch.as_tensor(np.stack([done[r][0][use] for r in range(n_rows)]))
                                  for use in range(len(scorer.inputs))))
-    extras = [{"steps": done[r][2], "cap_hit": done[r][3], "integration": "trapezoid (nested)"} for r in range(n_rows)]
+    extras = [{"steps": done[r][2], "cap_hit": done[r][3], "integration": "trapezoid (adaptive)"}
+              for r in range(n_rows)]
     return _rows(scores, torch.as_tensor([done[r][1] for r in range(n_rows)]), extras)
-
-
-def _interleave(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-    """[rows, n + 1, ...] and [rows, n, ...] -> [rows, 2n + 1, ...] with ``new`` between the old nodes."""
-    out = np.empty((old.shape[0], old.shape[1] + new.shape[1], *old.shape[2:]))
-    out[:, 0::2], out[:, 1::2] = old, new
-    return out
 
 
 def _saliency(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:
@@ -350,6 +368,9 @@ _COMMON = {
     "aggregation": Option("sum", choices=AGGREGATIONS, help="how word pieces make a word's score"),
 }
 _BATCH = Option(16, low=1, high=1024, kind=int, help="examples per forward pass (memory bound)")
+_PRECISION = Option("fp32", choices=PRECISIONS,
+                    help="bf16: the model's matrix products in bfloat16, about twice as fast where the hardware "
+                         "has them; F(x), F(baseline) and the completeness check stay float32")
 _REMOVAL = Option("auto", choices=("auto",) + BASELINES,
                   help="token that replaces each removed word; auto: the model family's (mask for encoders)")
 # On builtin:sst2, 8 everyday sentences, Spearman of two seeds' word scores (median / mean): LIME 0.70 / 0.68 at
@@ -376,21 +397,23 @@ METHODS: Mapping[str, Method] = MappingProxyType({m.name: m for m in (
                             help="without n_steps: the most gradient evaluations per text"),
         "integration": Option("gausslegendre", choices=INTEGRATIONS,
                               help="quadrature rule for a given n_steps (the tolerance mode refines a trapezoid)"),
-        "baseline": _BASELINE, "internal_batch_size": _BATCH, **_COMMON,
+        "baseline": _BASELINE, "internal_batch_size": _BATCH, "precision": _PRECISION, **_COMMON,
     }, signed=True, has_baseline=True, batched=True,
-        work=lambda opts, n: (opts["n_steps"] or 2 * FIRST_INTERVALS + 1) + 2,
+        work=lambda opts, n: (opts["n_steps"] or FIRST_INTERVALS + 1 + REFINE_POINTS) + 2,
         work_bounds=lambda opts, n: ((opts["n_steps"] + 2,) * 2 if opts["n_steps"] else
                                      (FIRST_INTERVALS + 3, opts["max_steps"] + 2)),
         help="Path integral of gradients from a baseline text to the input; sums to F(x) - F(baseline)."),
-    Method("saliency", "Saliency (gradient norm)", _saliency, {**_COMMON}, signed=False, has_baseline=False,
+    Method("saliency", "Saliency (gradient norm)", _saliency, {"precision": _PRECISION, **_COMMON}, signed=False,
+           has_baseline=False,
            batched=True, help="L2 norm of the gradient of the score with respect to each token's embedding."),
-    Method("input_x_gradient", "Input x Gradient", _input_x_gradient, {**_COMMON}, signed=True, has_baseline=False,
+    Method("input_x_gradient", "Input x Gradient", _input_x_gradient, {"precision": _PRECISION, **_COMMON},
+           signed=True, has_baseline=False,
            batched=True, help="Gradient times embedding, summed over the embedding dimensions."),
     Method("smoothgrad", "SmoothGrad", _smoothgrad, {
         "samples": Option(20, low=1, high=500, kind=int, help="noisy copies averaged"),
         "noise": Option(0.1, low=0.0, high=1.0, kind=float, help="noise std as a fraction of the embeddings' range"),
         "seed": Option(0, low=0, high=2**31 - 1, kind=int, help="random seed, for reproducible noise"),
-        "internal_batch_size": _BATCH, **_COMMON,
+        "internal_batch_size": _BATCH, "precision": _PRECISION, **_COMMON,
     }, signed=False, has_baseline=False, work=lambda opts, n: opts["samples"],
         help="Saliency averaged over noisy copies of the embeddings (Captum NoiseTunnel)."),
     Method("occlusion", "Occlusion (word removal)", _occlusion, {

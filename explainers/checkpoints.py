@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlparse
@@ -303,6 +304,12 @@ class Classifier:
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    @cached_property
+    def body_parameters(self) -> int:
+        """Parameters outside the embedding tables: what every token is multiplied through (``ex.flops``)."""
+        tables = {id(p) for m in self.model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}
+        return sum(p.numel() for p in self.model.parameters() if id(p) not in tables)
 
     @property
     def label_listing(self) -> str:

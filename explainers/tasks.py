@@ -26,7 +26,7 @@ from .attention import attention as attention_maps
 from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
 from .results import Prediction
-from .scoring import Encoded, Scorer, Stack, contrast, encode, pad_rows, padding_id, squash, stack
+from .scoring import Encoded, Scorer, Stack, contrast, encode, pad_rows, padding_id, reduced, squash, stack
 
 Input = Encoded | zs.Pairs  # one text as a task reads it
 Batch = Input | Stack  # what a scorer is built on: one input, or several stacked
@@ -158,17 +158,22 @@ class Task:
                           output="score" if self.raw_score else "probability")
 
     def scorer(self, x: Batch, targets: Sequence[int], versus: Sequence[int] | None, baseline_ids: torch.Tensor,
-               output: str) -> Scorer:
+               output: str, precision: str = "fp32") -> Scorer:
         """F(embeddings): each row's target score (minus its contrast's), as ``output``.
-        ``baseline_ids``: x's ids with the text replaced (``scoring.baseline_ids``), one row per row."""
+        ``baseline_ids``: x's ids with the text replaced (``scoring.baseline_ids``), one row per row.
+        ``precision`` "bf16": the model's matrix products in bfloat16 (``scoring.reduced``); the
+        label logits and everything after them stay float32."""
         device = x.input_ids.device
         t = torch.as_tensor(list(targets), device=device)
         v = None if versus is None else torch.as_tensor(list(versus), device=device)
+        fast, autocast = reduced(self.clf, precision)
+        task = self if fast is self.clf.model else replace(self, clf=replace(self.clf, model=fast))
 
         def forward(*embeddings_and_rows: torch.Tensor) -> torch.Tensor:
             *embeddings, rows = embeddings_and_rows
-            return self.explained(self.logits_from_embeddings(x, embeddings, rows), t[rows],
-                                  None if v is None else v[rows], output)
+            with autocast():
+                logits = task.logits_from_embeddings(x, embeddings, rows)
+            return self.explained(logits.float(), t[rows], None if v is None else v[rows], output)
 
         return Scorer(forward=forward, inputs=self.embed(x, x.input_ids), baselines=self.embed(x, baseline_ids),
                       owners=self.owners(x), batch_divisor=self.sequences(x))
@@ -206,10 +211,10 @@ class Classification(Task):
             token_type_ids=_take(x.token_type_ids, rows), reads=_take(x.reads, rows))
 
     def scorer(self, x: Encoded | Stack, targets: Sequence[int], versus: Sequence[int] | None,
-               baseline_ids: torch.Tensor, output: str) -> Scorer:
+               baseline_ids: torch.Tensor, output: str, precision: str = "fp32") -> Scorer:
         """The shared scorer; for one text without a contrast, also its attention maps for the target
         (``ex.attention``, on demand: only the attention methods ask)."""
-        scorer = super().scorer(x, targets, versus, baseline_ids, output)
+        scorer = super().scorer(x, targets, versus, baseline_ids, output, precision)
         if not isinstance(x, Encoded) or versus is not None:
             return scorer
         clf, text, target = self.clf, x.text, int(targets[0])

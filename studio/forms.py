@@ -34,7 +34,8 @@ def method_options(method: str, prefix: str, values: Mapping | None = None,
                 col.selectbox(name, [value], format_func=lambda _, shown=shown: shown, disabled=True, help=why,
                               key=f"w.{prefix}.{m.name}.{name}.fixed")
                 continue
-            key = state.widget_default(f"{prefix}.{m.name}.{name}", values.get(name, opt.default))
+            seed = values.get(name, models.option_default(method, name))
+            key = state.widget_default(f"{prefix}.{m.name}.{name}", seed)
             if opt.choices is not None:
                 col.selectbox(name, list(opt.choices), key=key, help=opt.help,
                               format_func=str)

@@ -8,6 +8,7 @@ import os
 from contextvars import ContextVar
 
 import streamlit as st
+import torch
 
 import explainers as ex
 
@@ -23,6 +24,11 @@ OTHER = "Other hub id…"
 LOCAL = "Local folder…"
 MAX_MODELS = int(os.environ.get("STUDIO_MAX_MODELS", "3"))
 MAX_PARAMETERS = float(os.environ.get("STUDIO_MAX_PARAMETERS", "1e9"))  # refused before download
+# An explanation is timed before it starts (ex.estimate: about five examples' worth of passes) only when its
+# arithmetic (ex.flops) is over ESTIMATE_FROM_FLOPS, about 10 s on a 2-core CPU; the estimate is shown when
+# it says more than ESTIMATE_FROM_SECONDS. Below, the progress bar's time left is enough.
+ESTIMATE_FROM_FLOPS = 1.5e12
+ESTIMATE_FROM_SECONDS = 2.0
 
 
 def max_rows() -> int:
@@ -32,6 +38,30 @@ def max_rows() -> int:
         return max(1, int(os.environ.get("STUDIO_MAX_ROWS", "500")))
     except ValueError:
         return 500
+
+
+def precision() -> str:
+    """The app's precision for gradient methods: bf16 where this machine multiplies bfloat16 natively
+    (about twice as fast on a 2-core CPU with AVX512-BF16, bench/RESULTS.md), else fp32; the page says
+    which, and completeness is checked in float32 either way. STUDIO_PRECISION=fp32 or bf16 sets it."""
+    wanted = os.environ.get("STUDIO_PRECISION", "").strip().lower()
+    if wanted in ("fp32", "bf16"):
+        return wanted
+    return "bf16" if ex.has_bf16("cuda" if torch.cuda.is_available() else "cpu") else "fp32"
+
+
+def option_default(method: str, name: str):
+    """An option's default in the app: the library's, except ``precision`` (``precision()``)."""
+    if name == "precision":
+        return precision()
+    return ex.METHODS[method].options[name].default
+
+
+def with_app_defaults(method: str, options: dict) -> dict:
+    """The options a request leaves out, filled where the app's default differs from the library's."""
+    if "precision" in ex.METHODS[method].options and "precision" not in options:
+        return {**options, "precision": precision()}
+    return dict(options)
 
 
 def local_folders_allowed() -> bool:
@@ -73,7 +103,7 @@ def explain_request(req, progress=None) -> ex.Explanation:
     token = _PROGRESS.set(progress)
     try:
         return _explain(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
-                        req.contrast, tuple(sorted(task_inputs(req).items())), tuple(sorted(req.options.items())))
+                        req.contrast, tuple(sorted(task_inputs(req).items())), _options(req))
     finally:
         _PROGRESS.reset(token)
 
@@ -95,7 +125,7 @@ def estimate_request(req) -> ex.Estimate | None:
     except ex.ExplainerError:  # the checkpoint does not load: the sidebar says why
         return None
     return _estimate(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
-                     req.contrast, inputs, tuple(sorted(req.options.items())))
+                     req.contrast, inputs, _options(req))
 
 
 @functools.lru_cache(maxsize=256)
@@ -116,7 +146,7 @@ def faithfulness(req, removal: str = "mask") -> ex.Faithfulness:
     """How faithful the request's explanation is (``ex.faithfulness``, five seeded random orders),
     cached like the explanation: a view-only rerun recomputes nothing."""
     return _faithfulness(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
-                         req.contrast, tuple(sorted(task_inputs(req).items())), tuple(sorted(req.options.items())),
+                         req.contrast, tuple(sorted(task_inputs(req).items())), _options(req),
                          removal)
 
 
@@ -125,6 +155,21 @@ def _faithfulness(checkpoint, revision, label_names, text, method, target, contr
                   removal) -> ex.Faithfulness:
     exp = _explain(checkpoint, revision, label_names, text, method, target, contrast, task_inputs, options)
     return ex.faithfulness(load(checkpoint, revision, label_names), exp, removal=removal)
+
+
+def _options(req) -> tuple:
+    """The request's method options with the app's defaults filled in, as a cache key."""
+    return tuple(sorted(with_app_defaults(req.method, req.options).items()))
+
+
+def flops(req) -> float | None:
+    """``ex.flops`` of the request's explanation (its arithmetic, from the tokenizer alone); None when
+    the request cannot be read (the explanation itself then says why)."""
+    try:
+        return ex.flops(load(req.checkpoint, req.revision, req.label_names), req.text, req.method,
+                        **task_inputs(req), **dict(_options(req)))
+    except ex.ExplainerError:
+        return None
 
 
 def task_inputs(req) -> dict:

@@ -131,8 +131,14 @@ def test_switching_between_a_classifier_and_a_one_output_head(local, score_folde
     assert (at.session_state["request"].target, at.session_state["request"].contrast) == ("", "")
 
 
-def test_integrated_gradients_says_how_long_it_will_take():
+def test_a_long_explanation_says_how_long_it_will_take(monkeypatch):
+    """Timed first where the arithmetic is large (here: any); a small one starts at once."""
     studio.models._estimate.cache_clear()
+    at = app(text=TEXT)  # the built-in on a short text: far below the thresholds, so no timed passes first
+    assert not any("estimated from two short timed passes" in c.value for c in at.caption)
+    assert studio.models._estimate.cache_info().currsize == 0
+    monkeypatch.setattr(studio.models, "ESTIMATE_FROM_FLOPS", 0)
+    monkeypatch.setattr(studio.models, "ESTIMATE_FROM_SECONDS", 0)
     at = app(text=TEXT)  # integrated gradients, the default
     assert not at.exception
     caption = next(c.value for c in at.caption if c.value.startswith("Integrated Gradients: about "))
@@ -140,7 +146,8 @@ def test_integrated_gradients_says_how_long_it_will_take():
     req = at.session_state["request"]
     assert studio.models.estimate_request(req).method == "integrated_gradients"  # from the cache
     assert studio.models._estimate.cache_info().hits >= 1
-    # a one-pass method says nothing: its estimate would cost as much as running it
+    # a one-pass method says nothing: it takes less than any estimate says is worth saying
+    monkeypatch.setattr(studio.models, "ESTIMATE_FROM_SECONDS", 2.0)
     at = app(text=TEXT, method="saliency")
     assert not any("estimated from two short timed passes" in c.value for c in at.caption)
 
@@ -152,6 +159,7 @@ def test_an_estimate_that_fails_never_breaks_the_page(monkeypatch):
         raise RuntimeError("no timer here")
 
     monkeypatch.setattr(ex, "estimate", fails)
+    monkeypatch.setattr(studio.models, "ESTIMATE_FROM_FLOPS", 0)
     try:
         at = app(text=TEXT)
         assert not at.exception and not at.error

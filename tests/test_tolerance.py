@@ -6,8 +6,8 @@ from captum.attr import IntegratedGradients
 
 import explainers as ex
 from explainers import api
-from explainers.attribution import ABSOLUTE_FLOOR, FIRST_INTERVALS
-from explainers.integration import RULES, levels
+from explainers.attribution import ABSOLUTE_FLOOR, FIRST_INTERVALS, REFINE_POINTS
+from explainers.integration import RULES, refine, trapezoid_weights
 from helpers import FAMILIES, TEXTS
 
 EXAMPLES = [  # the Explain page's examples
@@ -15,7 +15,7 @@ EXAMPLES = [  # the Explain page's examples
     "The movie was not bad at all, highly recommend",
     "This movie was not really good, I did not enjoy it at all",
 ]
-NESTED_STEPS = {n + 1 for n, *_ in levels("trapezoid", FIRST_INTERVALS, 5000)}  # 17, 33, 65, ...
+ADAPTIVE_STEPS = set(range(FIRST_INTERVALS + 1, 5000, REFINE_POINTS))  # 17, 21, 25, ...
 
 
 def within_tolerance(exp, tolerance=0.01) -> bool:
@@ -30,8 +30,8 @@ def sst2():
 def test_default_is_the_tolerance_mode(sst2):
     exp = ex.explain(sst2, EXAMPLES[0])
     assert exp.options["n_steps"] is None and exp.options["tolerance"] == 0.01 and exp.options["max_steps"] == 513
-    assert exp.extras["steps"] in NESTED_STEPS and exp.extras["cap_hit"] is False
-    assert exp.extras["integration"] == "trapezoid (nested)"
+    assert exp.extras["steps"] in ADAPTIVE_STEPS and exp.extras["cap_hit"] is False
+    assert exp.extras["integration"] == "trapezoid (adaptive)"
 
 
 @pytest.mark.parametrize("text", EXAMPLES)
@@ -84,19 +84,32 @@ def test_tolerance_mode_agrees_with_many_captum_steps(sst2):
 
 
 def test_refinement_reuses_every_gradient(sst2, monkeypatch):
-    """Each gradient is computed once: the steps reported are the gradients evaluated."""
+    """Each gradient is computed once, at a new point: the steps reported are the gradients evaluated."""
     from explainers import attribution
 
     counted = []
-    inner = attribution._gradients_along
+    inner = attribution._gradients_at
 
-    def counting(scorer, rows, alphas, per_pass):
-        counted.append(len(rows) * len(alphas))
-        return inner(scorer, rows, alphas, per_pass)
+    def counting(scorer, pairs, per_pass):
+        counted.append(pairs)
+        return inner(scorer, pairs, per_pass)
 
-    monkeypatch.setattr(attribution, "_gradients_along", counting)
+    monkeypatch.setattr(attribution, "_gradients_at", counting)
     exp = ex.explain(sst2, EXAMPLES[1])
-    assert sum(counted) == exp.extras["steps"] and len(counted) > 1
+    alphas = [a for pairs in counted for _, a in pairs]
+    assert len(alphas) == exp.extras["steps"] == len(set(alphas)) and len(counted) > 1
+    assert len(counted[0]) == FIRST_INTERVALS + 1 and all(len(p) <= REFINE_POINTS for p in counted[1:])
+
+
+def test_refinement_goes_where_the_integrand_bends():
+    nodes = np.linspace(0, 1, 17)
+    values = np.where(np.abs(nodes - 0.5) < 0.07, 10.0, 0.0)  # a narrow peak, flat elsewhere
+    new = refine(nodes, values, 4)
+    assert len(new) == 4 and np.all(np.abs(new - 0.5) < 0.2) and not set(new) & set(nodes)
+    assert refine(nodes, values, 100).size == 16  # at most one midpoint per interval
+    weights = trapezoid_weights(np.array([0.0, 0.1, 0.5, 1.0]))
+    np.testing.assert_allclose(weights, [0.05, 0.25, 0.45, 0.25])
+    np.testing.assert_allclose(trapezoid_weights(nodes), RULES["trapezoid"](16)[1])
 
 
 def test_batched_rows_stop_each_at_their_own_steps(sst2):
