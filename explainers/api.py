@@ -323,6 +323,6 @@ def _with_baseline(task: Task, x: Input, opts: dict, removes_words: bool) -> tup
                              "baseline needs.")
     if task.raw_score:
         return {**opts, "baseline": candidates[0]}, {}
-    tried = {b: task.logits(x, baseline_ids(clf, x, b)) for b in candidates}
+    tried = dict(zip(candidates, task.variant_logits(x, [baseline_ids(clf, x, b) for b in candidates])))
     best = max(candidates, key=lambda b: _uncertainty(task.scores(tried[b]).cpu().numpy(), task.multi_label))
     return {**opts, "baseline": best}, tried

@@ -175,7 +175,7 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
 
     An adaptive trapezoid rule: 17 evenly spaced points (fewer can agree with F(x) - F(x') by luck),
     then REFINE_POINTS more per round (on a GPU, where a pass costs about the same however few it
-    holds, a pass's worth) where the integrand bends most (``integration.refine``), every
+    holds, up to 16) where the integrand bends most (``integration.refine``), every
     gradient already computed kept (bench/ig_quadrature.py: of the nested rules, Gauss-Legendre
     restarted at doubled steps and this, the fewest gradients to 1% on builtin:sst2). A row stops
     when |delta| <= tolerance x |F(x) - F(x')| (or ABSOLUTE_FLOOR, when F(x) is that close to F(x')),
@@ -183,7 +183,7 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
     model's own (``Scorer.ends``), whatever precision the gradients are computed in.
     """
     n_rows, per_pass = scorer.n_rows, scorer.examples_per_pass(opts["internal_batch_size"])
-    per_round = REFINE_POINTS if scorer.inputs[0].device.type == "cpu" else per_pass
+    per_round = REFINE_POINTS if scorer.inputs[0].device.type == "cpu" else min(per_pass, FIRST_INTERVALS)
     start, end = scorer.end_scores()
     gap = end - start
     allowed = np.maximum(opts["tolerance"] * np.abs(gap), ABSOLUTE_FLOOR)
@@ -367,7 +367,8 @@ _COMMON = {
     "output": Option("probability", choices=OUTPUTS, help="explain the probability or the raw logit"),
     "aggregation": Option("sum", choices=AGGREGATIONS, help="how word pieces make a word's score"),
 }
-_BATCH = Option(16, low=1, high=1024, kind=int, help="examples per forward pass (memory bound)")
+_BATCH = Option(None, low=1, high=1024, kind=int, optional=True,
+                help="examples per forward pass (memory bound); empty: as many as fit 8,192 tokens")
 _PRECISION = Option("fp32", choices=PRECISIONS,
                     help="bf16: the model's matrix products in bfloat16, about twice as fast where the hardware "
                          "has them; F(x), F(baseline) and the completeness check stay float32")

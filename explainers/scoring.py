@@ -25,6 +25,7 @@ MAX_CHARS = 200_000
 BASELINES = ("pad", "mask", "unk", "eos")
 OUTPUTS = ("probability", "logit")
 PRECISIONS = ("fp32", "bf16")
+TOKENS_PER_PASS = 8192  # the automatic pass size: what the old fixed default, 16 examples, held at 512 tokens
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,13 @@ class Scorer:
                                 torch.cat([self.rows(), self.rows()])).double().cpu().numpy()
         return both[:self.n_rows], both[self.n_rows:]
 
-    def examples_per_pass(self, sequences: int) -> int:
-        """How many examples fit a forward pass of at most ``sequences`` sequences."""
+    def examples_per_pass(self, sequences: int | None) -> int:
+        """How many examples fit a forward pass of at most ``sequences`` sequences; None: of at most
+        TOKENS_PER_PASS tokens, so that a short text's steps go through in one pass and a long one's in
+        passes no bigger than before (bench/RESULTS.md)."""
+        if sequences is None:
+            per_example = int(np.prod(self.inputs[0].shape[1:-1]))  # one example's positions, every sequence
+            return max(1, TOKENS_PER_PASS // max(1, per_example))
         return max(1, sequences // self.batch_divisor)
 
 

@@ -53,6 +53,11 @@ class Task:
         """[labels of x] from the model's own forward pass on ``ids`` (default: x's own)."""
         raise NotImplementedError
 
+    def variant_logits(self, x: Input, ids: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """``logits`` of x with each of ``ids`` (x's ids with tokens replaced: baselines), in one forward
+        pass where the task can (one here; a classifier overrides it)."""
+        return [self.logits(x, i) for i in ids]
+
     def logits_from_embeddings(self, x: Batch, embeddings: Sequence[torch.Tensor], rows: torch.Tensor) -> torch.Tensor:
         """[B, labels of x] from a batch of word embeddings shaped like ``embed(x, ...)``'s;
         ``rows`` [B]: the row of x each example stands for."""
@@ -204,6 +209,19 @@ class Classification(Task):
                                                position_ids=x.position_ids, token_type_ids=x.token_type_ids,
                                                reads=x.reads)
         return out.float()[0]
+
+    def variant_logits(self, x: Encoded, ids: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """All variants in one pass: they have x's length and attention mask, so nothing is padded."""
+        k = len(ids)
+
+        def tiled(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.expand(k, *t.shape[1:])
+
+        with torch.no_grad():
+            out = self.clf.family.plain_logits(self.clf.model, torch.cat(list(ids)), tiled(x.attention_mask),
+                                               position_ids=tiled(x.position_ids),
+                                               token_type_ids=tiled(x.token_type_ids), reads=tiled(x.reads))
+        return list(out.float())
 
     def logits_from_embeddings(self, x: Encoded | Stack, embeddings, rows) -> torch.Tensor:
         return self.clf.family.logits_from_embeddings(

@@ -7,7 +7,7 @@ import pytest
 import explainers as ex
 import studio.models
 from explainers import scoring
-from helpers import app
+from helpers import FAMILIES, app
 
 TEXTS = ["a gripping, funny and touching film", "The movie was not bad at all, highly recommend",
          "the plot is dull and the acting is worse; a waste of time"]
@@ -122,3 +122,16 @@ def test_the_app_page_in_bf16(monkeypatch):
     assert at.session_state["request"].options == {"precision": "fp32"}  # a choice away from the app's default
     assert not any("bf16 matrix products" in c.value for c in at.caption)
     studio.models._explain.cache_clear()
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_baselines_are_read_in_one_pass_and_equal_one_by_one(tiny, family):
+    """The auto baseline's candidates (the family's) go through the model together, as they would alone."""
+    clf = tiny(family)
+    task = ex.task_for(clf)
+    x = task.read(TEXTS[2])
+    names = [b for b in clf.family.baselines if getattr(clf.tokenizer, f"{b}_token_id", None) is not None]
+    assert names
+    ids = [scoring.baseline_ids(clf, x, b) for b in names]
+    for together, alone in zip(task.variant_logits(x, ids), (task.logits(x, i) for i in ids)):
+        np.testing.assert_allclose(together.numpy(), alone.numpy(), atol=1e-5)
