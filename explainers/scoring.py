@@ -26,6 +26,7 @@ BASELINES = ("pad", "mask", "unk", "eos")
 OUTPUTS = ("probability", "logit")
 PRECISIONS = ("fp32", "bf16")
 TOKENS_PER_PASS = 8192  # the automatic pass size: what the old fixed default, 16 examples, held at 512 tokens
+BASE_BODY = 85e6  # BERT-base's non-embedding parameters: bigger models get proportionally fewer tokens per pass
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,7 @@ class Scorer:
     attention: Callable[[], AttentionMaps] | None = None
     # F(x') and F(x) per row [N] from the model's own forward passes, when the caller has them already
     ends: tuple[np.ndarray, np.ndarray] | None = None
+    tokens_per_pass: int = TOKENS_PER_PASS  # the automatic pass size (``pass_tokens``)
 
     @property
     def n_rows(self) -> int:
@@ -148,11 +150,11 @@ class Scorer:
 
     def examples_per_pass(self, sequences: int | None) -> int:
         """How many examples fit a forward pass of at most ``sequences`` sequences; None: of at most
-        TOKENS_PER_PASS tokens, so that a short text's steps go through in one pass and a long one's in
-        passes no bigger than before (bench/RESULTS.md)."""
+        ``tokens_per_pass`` tokens, so that a short text's steps go through in one pass and a long one's
+        in passes no bigger than before (bench/RESULTS.md)."""
         if sequences is None:
             per_example = int(np.prod(self.inputs[0].shape[1:-1]))  # one example's positions, every sequence
-            return max(1, TOKENS_PER_PASS // max(1, per_example))
+            return max(1, self.tokens_per_pass // max(1, per_example))
         return max(1, sequences // self.batch_divisor)
 
 
@@ -184,6 +186,13 @@ def has_bf16(device: str) -> bool:
     if device == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     return device == "cpu" and bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def pass_tokens(clf: Classifier) -> int:
+    """The automatic pass size in tokens: TOKENS_PER_PASS for a model the size of BERT-base or smaller,
+    proportionally fewer for a bigger one, so that a pass's activations stay about as large (a 0.5B
+    decoder gets about 16 examples of 120 tokens, as before)."""
+    return max(512, int(TOKENS_PER_PASS * min(1.0, BASE_BODY / max(1, clf.body_parameters))))
 
 
 def check_text(text) -> str:

@@ -26,7 +26,7 @@ from .attention import attention as attention_maps
 from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
 from .results import Prediction
-from .scoring import Encoded, Scorer, Stack, contrast, encode, pad_rows, padding_id, reduced, squash, stack
+from .scoring import Encoded, Scorer, Stack, contrast, encode, pad_rows, padding_id, pass_tokens, reduced, squash, stack
 
 Input = Encoded | zs.Pairs  # one text as a task reads it
 Batch = Input | Stack  # what a scorer is built on: one input, or several stacked
@@ -181,7 +181,7 @@ class Task:
             return self.explained(logits.float(), t[rows], None if v is None else v[rows], output)
 
         return Scorer(forward=forward, inputs=self.embed(x, x.input_ids), baselines=self.embed(x, baseline_ids),
-                      owners=self.owners(x), batch_divisor=self.sequences(x))
+                      owners=self.owners(x), batch_divisor=self.sequences(x), tokens_per_pass=pass_tokens(self.clf))
 
     def sequences(self, x: Batch) -> int:
         """Sequences per example through the model (one per candidate pair for NLI)."""

@@ -135,3 +135,19 @@ def test_baselines_are_read_in_one_pass_and_equal_one_by_one(tiny, family):
     ids = [scoring.baseline_ids(clf, x, b) for b in names]
     for together, alone in zip(task.variant_logits(x, ids), (task.logits(x, i) for i in ids)):
         np.testing.assert_allclose(together.numpy(), alone.numpy(), atol=1e-5)
+
+
+def test_the_automatic_pass_size_follows_the_text_and_the_model(sst2, tiny):
+    task = ex.task_for(sst2)
+    short, long = (task.read(t) for t in (TEXTS[0], " ".join(["a fine film"] * 200)))
+    scorer = task.scorer(short, [0], None, short.input_ids, "probability")
+    assert scorer.tokens_per_pass == scoring.TOKENS_PER_PASS  # MiniLM is smaller than BERT-base
+    assert scorer.examples_per_pass(None) == scoring.TOKENS_PER_PASS // short.n_tokens
+    assert long.n_tokens == 512  # the old fixed size, 16 examples, at the longest text
+    assert task.scorer(long, [0], None, long.input_ids, "probability").examples_per_pass(None) == 16
+    assert scorer.examples_per_pass(8) == 8  # a given size is kept
+
+    class Big:  # a body four times BERT-base's: a quarter of the tokens per pass
+        body_parameters = 4 * scoring.BASE_BODY
+
+    assert scoring.pass_tokens(Big()) == scoring.TOKENS_PER_PASS // 4
