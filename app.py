@@ -178,7 +178,10 @@ def faithfulness(req: state.Request) -> None:
     right.plotly_chart(ex.plots.faithfulness_curves(result), width="stretch")
 
 
+@st.fragment
 def results(exp: ex.Explanation) -> None:
+    """The explanation as it is shown. A fragment: changing how it is shown (words or tokens, colour
+    scale, top k) reruns only this, not the page (bench/RESULTS.md: the view-only rerun)."""
     signed = bool(exp.extras.get("signed", True))
     for notice in exp.prediction.notices:
         st.info(notice)
@@ -246,7 +249,8 @@ def details(exp: ex.Explanation) -> None:
             if more is not None:
                 name, value = next(iter(more.items()))
                 label = f"Re-run with {value} steps" if name == "n_steps" else f"Re-run with a cap of {value} steps"
-                st.button(label, on_click=more_steps, args=(more,), type="primary")
+                if st.button(label, on_click=more_steps, args=(more,), type="primary"):
+                    st.rerun(scope="app")  # the request changed: the whole page, not only this fragment
         else:
             st.caption(text)
     if "hypothesis_total" in exp.extras and exp.gap is not None:

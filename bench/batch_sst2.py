@@ -1,12 +1,15 @@
 """Rows per second of `explainers batch` on the SST-2 test split (872 sentences), run by hand.
 
     python bench/batch_sst2.py [--data ../shared/data/sst2/test.tsv] [--runs 1]
+                               [--methods saliency,integrated_gradients] [--engines local,ray]
+                               [--option precision=bf16] [--root ANOTHER_CHECKOUT]
 
 Runs the command line as a user would (a new process each time, the built-in
 sentiment model, results to a temporary Parquet file) for saliency and
-integrated gradients (its default 100 steps), with the local engine and with
-Ray on this machine, and prints a Markdown table for bench/RESULTS.md: wall
-time of the whole command, rows per second over that time, and accuracy.
+integrated gradients (its defaults), with the local engine and with Ray on
+this machine, and prints a Markdown table for bench/RESULTS.md: wall time of
+the whole command, rows per second over that time, and accuracy. ``--root``
+runs another checkout's code (a before/after comparison on one machine).
 Not part of the test suite.
 """
 from __future__ import annotations
@@ -23,16 +26,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = [("saliency", "local"), ("saliency", "ray"), ("integrated_gradients", "local"),
-           ("integrated_gradients", "ray")]
 
 
-def once(data: Path, method: str, engine: str) -> tuple[float, int, float]:
+def once(data: Path, method: str, engine: str, options: list[str], root: Path) -> tuple[float, int, float]:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "explainers", "batch", str(data), "--text-column", "sentence",
                "--label-column", "label", "--method", method, "--engine", engine, "--out", f"{tmp}/out.parquet"]
+        cmd += [arg for option in options for arg in ("--option", option)]
         started = time.perf_counter()
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "CI": ""})
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=root, env={**os.environ, "CI": ""})
         wall = time.perf_counter() - started
     if out.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out.stderr[-2000:]}")
@@ -45,6 +47,10 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "sst2" / "test.tsv")
     p.add_argument("--runs", type=int, default=1)
+    p.add_argument("--methods", default="saliency,integrated_gradients")
+    p.add_argument("--engines", default="local,ray")
+    p.add_argument("--option", action="append", default=[], metavar="NAME=VALUE", help="passed to every run")
+    p.add_argument("--root", type=Path, default=ROOT, help="the checkout whose code runs (default: this one)")
     args = p.parse_args()
     import torch
 
@@ -52,11 +58,12 @@ def main() -> None:
           f"{platform.python_version()}, torch {torch.__version__}; date {time.strftime('%Y-%m-%d')}\n")
     print("| method | engine | rows | wall s (median) | rows/s | accuracy |")
     print("| --- | --- | --- | --- | --- | --- |")
-    for method, engine in CONFIGS:
-        runs = [once(args.data, method, engine) for _ in range(args.runs)]
-        wall = statistics.median(r[0] for r in runs)
-        rows, accuracy = runs[0][1], runs[0][2]
-        print(f"| {method} | {engine} | {rows} | {wall:.1f} | {rows / wall:.1f} | {accuracy:.4f} |", flush=True)
+    for method in args.methods.split(","):
+        for engine in args.engines.split(","):
+            runs = [once(args.data, method, engine, args.option, args.root) for _ in range(args.runs)]
+            wall = statistics.median(r[0] for r in runs)
+            rows, accuracy = runs[0][1], runs[0][2]
+            print(f"| {method} | {engine} | {rows} | {wall:.1f} | {rows / wall:.1f} | {accuracy:.4f} |", flush=True)
 
 
 if __name__ == "__main__":

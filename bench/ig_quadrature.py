@@ -11,7 +11,9 @@ gradient evaluations:
 - Gauss-Legendre (Captum's default) at a fixed n costs n; reaching a
   tolerance by doubling n and starting again costs 8 + 16 + ... + n;
 - the nested rules (Clenshaw-Curtis, trapezoid, Simpson on 2^k intervals)
-  cost n + 1 for n intervals however many refinements it took.
+  cost n + 1 for n intervals however many refinements it took;
+- the adaptive trapezoid (the tolerance mode: 17 even points, then 4 more
+  per round where the integrand bends most) costs the points it asked for.
 
 Prints a Markdown table for bench/RESULTS.md: per rule, the median and
 worst gradient evaluations to reach 1% over the texts, and how many never
@@ -37,7 +39,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import explainers as ex  # noqa: E402
 from explainers import api  # noqa: E402
-from explainers.integration import RULES  # noqa: E402
+from explainers.attribution import FIRST_INTERVALS, REFINE_POINTS  # noqa: E402
+from explainers.integration import RULES, refine, trapezoid_weights  # noqa: E402
 
 TEXTS = [
     "This is awesome anyone thinking to buy should blindly go for it",
@@ -112,7 +115,27 @@ def costs(clf, text: str, cap: int) -> dict[str, tuple[int | None, list]]:
         if reached is None and err <= TOLERANCE:
             reached = spent
     out["gauss_legendre (restart)"] = (reached, errors)
+    out["trapezoid, adaptive (the tolerance mode)"] = adaptive(h_tr, gap, finest, cap)
     return out
+
+
+def adaptive(h: np.ndarray, gap: float, finest: int, cap: int) -> tuple[int | None, list]:
+    """The tolerance mode's rule (``integration.refine``: 17 even points, then REFINE_POINTS more per
+    round) read off the trapezoid nodes already computed: every midpoint it asks for is one of them
+    while intervals stay wider than 1 / finest."""
+    grid = np.linspace(0.0, 1.0, finest + 1)
+    index = list(range(0, finest + 1, finest // FIRST_INTERVALS))
+    errors = []
+    while True:
+        nodes = grid[index]
+        err = abs(float(trapezoid_weights(nodes) @ h[index]) - gap) / abs(gap)
+        errors.append((len(index), err))
+        if err <= TOLERANCE:
+            return len(index), errors
+        new = refine(nodes, h[index], min(REFINE_POINTS, cap - len(index)), narrowest=1.0 / finest)
+        if not len(new):
+            return None, errors
+        index = sorted(set(index) | {int(round(a * finest)) for a in new})
 
 
 def models(tiny: bool):

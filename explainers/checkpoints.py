@@ -16,7 +16,6 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlparse
@@ -305,7 +304,7 @@ class Classifier:
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
-    @cached_property
+    @property
     def body_parameters(self) -> int:
         """Parameters outside the embedding tables: what every token is multiplied through (``ex.flops``)."""
         tables = {id(p) for m in self.model.modules() if isinstance(m, torch.nn.Embedding) for p in m.parameters()}

@@ -323,6 +323,20 @@ class _NLI(Task):
     def logits(self, x: zs.Pairs, ids: torch.Tensor | None = None) -> torch.Tensor:
         return self.pair_labels(zs.pair_logits(self.clf, x, ids).unsqueeze(0))[0]
 
+    def variant_logits(self, x: zs.Pairs, ids: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """Every variant's pairs in one padded pass (padding masked out); predictions stay one pair at a
+        time, as the pipeline reads them."""
+        k, n_pairs = len(ids), int(x.input_ids.shape[0])
+
+        def tiled(t: torch.Tensor | None) -> torch.Tensor | None:
+            return None if t is None else t.repeat(k, *([1] * (t.dim() - 1)))
+
+        with torch.no_grad():
+            out = self.clf.family.plain_logits(self.clf.model, torch.cat(list(ids)), tiled(x.attention_mask),
+                                               position_ids=tiled(x.position_ids),
+                                               token_type_ids=tiled(x.token_type_ids), reads=tiled(x.reads))
+        return list(self.pair_labels(out.float().view(k, n_pairs, -1)))
+
     def embed(self, x: zs.Pairs, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """One row: all pairs [1, pairs, T, D]."""
         return tuple(e.unsqueeze(0) for e in super().embed(x, ids))

@@ -3,12 +3,14 @@ bf16 matrix products (opt-in in the library, the app's default where the machine
 arithmetic count (``ex.flops``) that decides whether a page times an explanation before it starts."""
 import numpy as np
 import pytest
+from captum.attr import IntegratedGradients
 
 import explainers as ex
 import studio.models
-from explainers import scoring
+from explainers import api, scoring
 from helpers import FAMILIES, app
 
+NLI_FAMILIES = ["bart", "deberta-v2", "deberta-v3", "roberta", "xlm-roberta", "bert"]  # as tests/test_zeroshot.py
 TEXTS = ["a gripping, funny and touching film", "The movie was not bad at all, highly recommend",
          "the plot is dull and the acting is worse; a waste of time"]
 needs_bf16 = pytest.mark.skipif(not ex.has_bf16("cpu"), reason="this CPU has no native bfloat16 (AVX512-BF16/AMX)")
@@ -33,8 +35,6 @@ def test_the_arithmetic_counts_tokens_examples_and_passes(sst2):
 
 def test_the_ends_are_the_models_own_forward_passes(sst2, monkeypatch):
     """The tolerance mode stops on F(x) and F(x') as the explanation reports them, without a pass of its own."""
-    from explainers import api
-
     calls = []
     inner = scoring.Scorer.end_scores
 
@@ -74,8 +74,15 @@ def test_bf16_reaches_the_tolerance_against_float32_ends(sst2):
         a, b = (np.array([w.score for w in e.words]) for e in (exact, fast))
         assert np.abs(a - b).max() < 0.05 * np.abs(a).max()  # bench/RESULTS.md: within 3 % on SST-2 sentences
         assert set(np.argsort(-np.abs(a))[:2]) == set(np.argsort(-np.abs(b))[:2])
-    fixed = ex.explain(sst2, TEXTS[1], precision="bf16", n_steps=64)  # Captum's run: its delta made float32's
+    fixed = ex.explain(sst2, TEXTS[1], precision="bf16", n_steps=24)  # Captum's run: its delta made float32's
     assert fixed.delta == pytest.approx(fixed.token_scores.sum() - fixed.gap, abs=1e-6)
+    task = ex.task_for(sst2)  # and Captum's own IntegratedGradients on the same bf16 function gives the same scores
+    row = api._read(task, TEXTS[1], fixed.options, None, None)
+    scorer = task.scorer(row.x, [row.target], None, row.baseline_ids, "probability", "bf16")
+    attrs = IntegratedGradients(scorer.forward).attribute(scorer.inputs, baselines=scorer.baselines, n_steps=24,
+                                                          additional_forward_args=(scorer.rows(),),
+                                                          internal_batch_size=scorer.examples_per_pass(None))
+    np.testing.assert_allclose(fixed.token_scores, attrs[0][0].sum(-1).double().numpy(), atol=1e-6)
     for method in ("saliency", "input_x_gradient", "smoothgrad"):
         exact, fast = ex.explain(sst2, TEXTS[0], method), ex.explain(sst2, TEXTS[0], method, precision="bf16")
         a, b = exact.token_scores, fast.token_scores
@@ -151,3 +158,15 @@ def test_the_automatic_pass_size_follows_the_text_and_the_model(sst2, tiny):
         body_parameters = 4 * scoring.BASE_BODY
 
     assert scoring.pass_tokens(Big()) == scoring.TOKENS_PER_PASS // 4
+
+
+@pytest.mark.parametrize("family", NLI_FAMILIES)
+def test_zero_shot_baselines_are_read_in_one_pass_and_equal_one_by_one(tiny, family):
+    clf = tiny(family, labels=("contradiction", "neutral", "entailment"))
+    for task in (ex.task_for(clf, labels=["sports", "politics", "a very long label about cooking"]),
+                 ex.task_for(clf, hypothesis="The buyer is happy.")):
+        x = task.read(TEXTS[2])
+        ids = [scoring.baseline_ids(clf, x, b) for b in clf.family.baselines
+               if getattr(clf.tokenizer, f"{b}_token_id", None) is not None]
+        for together, alone in zip(task.variant_logits(x, ids), (task.logits(x, i) for i in ids)):
+            np.testing.assert_allclose(together.numpy(), alone.numpy(), atol=1e-5)

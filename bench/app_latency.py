@@ -1,0 +1,171 @@
+"""How fast the Explain page answers in a real browser, on the built-in model. Run by hand.
+
+    python bench/app_latency.py [--runs 5] [--method integrated_gradients]
+
+Starts the app (``streamlit run app.py`` on a loopback port) and drives it with
+Debian's chromium through playwright, as a person would:
+
+- **cold start**: from launching the process to the first page settled (the
+  built-in model loaded, the example explained, nothing running);
+- **explanation shown**: from the click on *Explain* to the new text's
+  highlighted words on the page, for a text of about 20 and of 512 tokens (a
+  new text each run, so nothing is cached); and **page settled**: until the
+  faithfulness panel below it is drawn and the app is idle;
+- **view-only rerun**: from a click on *Show: tokens* (a view of the same
+  explanation) to the text panel showing tokens.
+
+Medians and ranges of ``--runs`` runs go to stdout as Markdown rows for
+bench/RESULTS.md.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+CHROMIUM = "/usr/bin/chromium"
+RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "Running..." indicator, present while a script runs
+
+SHORT = [  # about 20 tokens each; the marked word is the one waited for
+    ("a quietly devastating drama with superb performances from the whole cast and a haunting score", "devastating"),
+    ("the jokes fall flat, the pacing is sluggish and the ending makes no sense whatsoever", "sluggish"),
+    ("an unexpectedly tender comedy about grief, friendship and one very stubborn old dog", "stubborn"),
+    ("visually stunning but emotionally hollow, a beautiful shell of a movie with nothing inside", "hollow"),
+    ("I laughed, I cried, and I would happily watch every minute of it again tomorrow", "happily"),
+    ("clumsy dialogue and wooden acting sink what could have been a decent thriller", "wooden"),
+    ("a charming little film that never pretends to be more than it is, and is better for it", "pretends"),
+]
+
+
+def start(port: int) -> tuple[subprocess.Popen, float]:
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+        cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.read().strip() == b"ok":
+                    return proc, started
+        except OSError:
+            if proc.poll() is not None:
+                raise SystemExit("streamlit did not start") from None
+            time.sleep(0.02)
+
+
+def idle(page, timeout: float = 300.0) -> None:
+    """Wait until no script runs (the status widget gone, checked twice 100 ms apart)."""
+    deadline = time.perf_counter() + timeout
+    quiet = 0
+    while quiet < 2:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the app kept running")
+        quiet = quiet + 1 if page.locator(RUNNING).count() == 0 else 0
+        page.wait_for_timeout(50 if quiet else 20)
+
+
+def shown(page, word: str) -> None:
+    page.locator(".xtext .xw", has_text=word).first.wait_for(timeout=600_000)
+
+
+def explain(page, text: str, word: str) -> tuple[float, float]:
+    """Seconds from the click on Explain to the words shown, and to the page settled."""
+    box = page.get_by_label("Text", exact=True)
+    box.fill(text)
+    button = page.get_by_role("button", name="Explain", exact=True)
+    clicked = time.perf_counter()
+    button.click()
+    shown(page, word)
+    words = time.perf_counter() - clicked
+    idle(page)
+    return words, time.perf_counter() - clicked
+
+
+def view_only(page) -> float:
+    """Seconds from a click on Show: tokens (the page shows words) to the text panel showing tokens."""
+    before = page.locator(".xtext").first.inner_text()
+    clicked = time.perf_counter()
+    page.get_by_text("tokens", exact=True).first.click()
+    page.wait_for_function("(before) => { const p = document.querySelector('.xtext'); "
+                           "return p !== null && p.innerText !== before; }", arg=before)
+    seconds = time.perf_counter() - clicked
+    idle(page)
+    return seconds
+
+
+def summary(name: str, values: list[float], target: str) -> str:
+    return (f"| {name} | {statistics.median(values):.2f} | {min(values):.2f} to {max(values):.2f} | {len(values)} "
+            f"| {target} |")
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+    from speed import text_of
+
+    import explainers as ex
+
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    tokenizer = ex.load("builtin:sst2").tokenizer
+    long_texts = []
+    for i in range(args.runs):  # 512 tokens each, each a new text: a different opening word
+        opener = f"Review{i}x"
+        long_texts.append((f"{opener} " + text_of(tokenizer, 512), opener))
+    cold, short_words, short_settled, long_words, long_settled, views = [], [], [], [], [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        for run in range(args.runs):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                port = s.getsockname()[1]
+            proc, started = start(port)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 1100})
+                page.goto(f"http://127.0.0.1:{port}", wait_until="domcontentloaded")
+                shown(page, "awesome")  # the first example, explained on arrival
+                idle(page)
+                cold.append(time.perf_counter() - started)
+                text, word = SHORT[run % len(SHORT)]
+                a, b = explain(page, text, word)
+                short_words.append(a)
+                short_settled.append(b)
+                views.append(view_only(page))
+                page.get_by_text("words", exact=True).first.click()
+                idle(page)
+                text, word = long_texts[run]
+                a, b = explain(page, text, word)
+                long_words.append(a)
+                long_settled.append(b)
+                page.close()
+            finally:
+                proc.terminate()
+                proc.wait(timeout=20)
+            print(f"run {run + 1}: cold {cold[-1]:.2f} s, 20 tokens {short_words[-1]:.2f} / {short_settled[-1]:.2f} s, "
+                  f"view {views[-1]:.2f} s, 512 tokens {long_words[-1]:.2f} / {long_settled[-1]:.2f} s",
+                  file=sys.stderr, flush=True)
+        browser.close()
+    print(f"# {date.today()}, {platform.machine()}, {os.cpu_count()} CPUs")
+    print("| measure | median s | range s | runs | target s |")
+    print("|---|---|---|---|---|")
+    print(summary("cold start (process start to first page settled)", cold, "10"))
+    print(summary("~20 tokens: click to words shown", short_words, "0.5"))
+    print(summary("~20 tokens: click to page settled (faithfulness drawn)", short_settled, "-"))
+    print(summary("512 tokens: click to words shown", long_words, "5"))
+    print(summary("512 tokens: click to page settled (faithfulness drawn)", long_settled, "-"))
+    print(summary("view-only rerun (Show: tokens)", views, "0.2"))
+
+
+if __name__ == "__main__":
+    main()

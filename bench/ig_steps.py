@@ -1,0 +1,50 @@
+"""How many gradient evaluations the tolerance mode needs, over many real sentences. Run by hand.
+
+    python bench/ig_steps.py [--data tests/data/sst2_test.tsv] [--rows 300]
+
+Integrated gradients with its defaults (1 % completeness, adaptive trapezoid,
+auto baseline) on builtin:sst2, in float32 and in bf16, over the first
+``--rows`` sentences of an SST-2 file. A tool with a fixed step count spends the
+same on every text; this one spends what each text needs, so its speed against
+one depends on this distribution. Markdown to stdout.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import explainers as ex  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=ROOT / "tests" / "data" / "sst2_test.tsv")
+    parser.add_argument("--rows", type=int, default=300)
+    args = parser.parse_args()
+    lines = args.data.read_text(encoding="utf-8").splitlines()[1:args.rows + 1]
+    texts = [line.split("\t")[0].strip() for line in lines]
+    clf = ex.load("builtin:sst2")
+    precisions = ["fp32"] + (["bf16"] if ex.has_bf16("cpu") else [])
+    print(f"# {date.today()}, builtin:sst2, {len(texts)} sentences of {args.data.name}, "
+          f"{np.median([len(clf.tokenizer(t)['input_ids']) for t in texts]):.0f} tokens median")
+    print("| precision | median | mean | 90th percentile | most | share at 17 | cap hit | share over 1 % |")
+    print("|---|---|---|---|---|---|---|---|")
+    for precision in precisions:
+        found = ex.explain_many(clf, texts, precision=precision)
+        steps = np.array([e.extras["steps"] for e in found])
+        errors = np.array([abs(e.delta) / max(abs(e.gap), 1e-12) for e in found])
+        capped = sum(bool(e.extras["cap_hit"]) for e in found)
+        print(f"| {precision} | {np.median(steps):.0f} | {steps.mean():.1f} | {np.percentile(steps, 90):.0f} | "
+              f"{steps.max()} | {np.mean(steps == 17):.0%} | {capped} | "
+              f"{np.mean((errors > 0.01) & (np.abs([e.delta for e in found]) > 1e-4)):.0%} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
