@@ -36,13 +36,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 CHROMIUM = "/usr/bin/chromium"
 RUNNING = '[data-testid="stStatusWidget"]'  # Streamlit's "Running..." indicator, present while a script runs
 
-SHORT = [  # about 20 tokens each; the marked word is the one waited for
-    ("a quietly devastating drama with superb performances from the whole cast and a haunting score", "devastating"),
+SHORT = [  # about 20 tokens each, each with a word of several pieces (so tokens and words differ); the marked word
+    # is the one waited for
+    ("a quietly devastating drama with superb performances, an unflinching script and a haunting score",
+     "devastating"),
     ("the jokes fall flat, the pacing is sluggish and the ending makes no sense whatsoever", "sluggish"),
-    ("an unexpectedly tender comedy about grief, friendship and one very stubborn old dog", "stubborn"),
-    ("visually stunning but emotionally hollow, a beautiful shell of a movie with nothing inside", "hollow"),
-    ("I laughed, I cried, and I would happily watch every minute of it again tomorrow", "happily"),
-    ("clumsy dialogue and wooden acting sink what could have been a decent thriller", "wooden"),
+    ("an unexpectedly tender comedy about grief, friendship and one very stubborn, scruffy old dog", "stubborn"),
+    ("visually stunning but emotionally hollow: a gorgeous, overlong shell of a movie with nothing inside",
+     "hollow"),
+    ("I laughed, I cried, and I would happily rewatch every minute of it again tomorrow night", "happily"),
+    ("clumsy dialogue and wooden acting sink what could have been a decent, twisty thriller", "wooden"),
     ("a charming little film that never pretends to be more than it is, and is better for it", "pretends"),
 ]
 
@@ -94,11 +97,11 @@ def explain(page, text: str, word: str) -> tuple[float, float]:
 
 def view_only(page) -> float:
     """Seconds from a click on Show: tokens (the page shows words) to the text panel showing tokens."""
-    before = page.locator(".xtext").first.inner_text()
+    before = page.locator(".xtext").first.inner_html()
     clicked = time.perf_counter()
     page.get_by_text("tokens", exact=True).first.click()
     page.wait_for_function("(before) => { const p = document.querySelector('.xtext'); "
-                           "return p !== null && p.innerText !== before; }", arg=before)
+                           "return p !== null && p.innerHTML !== before; }", arg=before)
     seconds = time.perf_counter() - clicked
     idle(page)
     return seconds

@@ -102,17 +102,18 @@ def test_bf16_on_zero_shot_and_in_batches(sst2, tiny):
         assert abs(e.delta) <= 0.01 * abs(e.gap) and e.options["precision"] == "bf16"
 
 
-def test_the_app_computes_in_bf16_where_the_machine_can_and_says_so(monkeypatch):
+def test_the_app_computes_in_float32_unless_the_operator_asks_for_bf16(monkeypatch):
     monkeypatch.delenv("STUDIO_PRECISION")
     monkeypatch.setattr(ex, "has_bf16", lambda device: True)
+    assert studio.models.precision() == "fp32"  # bf16 misses 1 % on some texts (bench/RESULTS.md): not a default
+    assert studio.models.with_app_defaults("integrated_gradients", {}) == {"precision": "fp32"}
+    monkeypatch.setenv("STUDIO_PRECISION", "bf16")
     assert studio.models.precision() == "bf16"
     assert studio.models.with_app_defaults("integrated_gradients", {}) == {"precision": "bf16"}
     assert studio.models.with_app_defaults("occlusion", {}) == {}  # forward passes only: no such option
     assert studio.models.with_app_defaults("saliency", {"precision": "fp32"}) == {"precision": "fp32"}
     monkeypatch.setattr(ex, "has_bf16", lambda device: False)
-    assert studio.models.precision() == "fp32"
-    monkeypatch.setenv("STUDIO_PRECISION", "bf16")
-    assert studio.models.precision() == "bf16"
+    assert studio.models.precision() == "fp32"  # asked for, but this machine has no bf16
 
 
 @needs_bf16
