@@ -221,7 +221,7 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
         pending = waiting
     scores = _fold(scorer, tuple(torch.as_tensor(np.stack([done[r][0][use] for r in range(n_rows)]))
                                  for use in range(len(scorer.inputs))))
-    extras = [{"steps": done[r][2], "cap_hit": done[r][3], "integration": "trapezoid (adaptive)"}
+    extras = [{"steps": done[r][2], "cap_hit": done[r][3], "integration": "adaptive trapezoid"}
               for r in range(n_rows)]
     return _rows(scores, torch.as_tensor([done[r][1] for r in range(n_rows)]), extras)
 

@@ -31,7 +31,7 @@ def test_default_is_the_tolerance_mode(sst2):
     exp = ex.explain(sst2, EXAMPLES[0])
     assert exp.options["n_steps"] is None and exp.options["tolerance"] == 0.01 and exp.options["max_steps"] == 513
     assert exp.extras["steps"] in ADAPTIVE_STEPS and exp.extras["cap_hit"] is False
-    assert exp.extras["integration"] == "trapezoid (adaptive)"
+    assert exp.extras["integration"] == "adaptive trapezoid"
 
 
 @pytest.mark.parametrize("text", EXAMPLES)
