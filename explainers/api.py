@@ -116,8 +116,9 @@ def _read(task: Task, text: str, opts: dict, target, contrast, removes_words: bo
     opts, tried = _with_baseline(task, x, opts, removes_words)
     # methods without a baseline never read it: the input itself stands in (it needs no special token)
     base = baseline_ids(task.clf, x, opts["baseline"]) if opts.get("baseline") else x.input_ids
-    base_logits = (tried.get(opts["baseline"]) if opts["baseline"] in tried else task.logits(x, base)) \
-        if opts.get("baseline") else None
+    base_logits = None
+    if opts.get("baseline"):  # the auto baseline's pass already read it; a given one is read here
+        base_logits = tried[opts["baseline"]] if opts["baseline"] in tried else task.logits(x, base)
     return _Row(text, x, logits, task.prediction(probabilities), t, v, names, opts, base, base_logits,
                 time.perf_counter() - started)
 

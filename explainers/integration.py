@@ -1,11 +1,11 @@
-"""Quadrature rules on [0, 1] for integrated gradients' path integral, and the nested ones that
-let a refinement reuse every gradient already computed.
+"""Quadrature rules on [0, 1] for integrated gradients' path integral.
 
 Integrated gradients is the integral over alpha in [0, 1] of the gradient at
 x' + alpha (x - x') times (x - x'). Captum evaluates it with a fixed rule
-(Gauss-Legendre by default). To stop at a tolerance without starting again at
-every step count, the rules here are nested: the points of n intervals are
-among those of 2n, so doubling costs only the new points.
+(Gauss-Legendre by default). The tolerance mode refines a trapezoid rule where
+the integrand bends (``refine``, ``trapezoid_weights``), keeping every gradient
+already computed; the nested rules (the points of n intervals are among those
+of 2n) are what bench/ig_quadrature.py compares it with.
 """
 from __future__ import annotations
 
@@ -53,16 +53,6 @@ def simpson(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 RULES = {"clenshaw_curtis": clenshaw_curtis, "trapezoid": trapezoid, "simpson": simpson}
-
-
-def levels(rule: str, first: int, cap: int):
-    """The nested refinements of ``rule``: (intervals, nodes, weights) from ``first`` intervals,
-    doubling while the node count stays within ``cap``. Node j of n intervals is node 2j of 2n,
-    so a refinement computes only the odd nodes."""
-    n = first
-    while n + 1 <= cap:
-        yield (n, *RULES[rule](n))
-        n *= 2
 
 
 def trapezoid_weights(nodes: np.ndarray) -> np.ndarray:

@@ -188,6 +188,20 @@ class Task:
         return 1
 
 
+def _variants_at_once(clf: Classifier, x: Input, ids: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The model's own forward pass on every variant of x at once (each of ``ids`` shaped like x's ids,
+    its rows repeated for each): [len(ids) x x's rows, classes], float32."""
+    k = len(ids)
+
+    def tiled(t: torch.Tensor | None) -> torch.Tensor | None:
+        return None if t is None else t.repeat(k, *([1] * (t.dim() - 1)))
+
+    with torch.no_grad():
+        return clf.family.plain_logits(clf.model, torch.cat(list(ids)), tiled(x.attention_mask),
+                                       position_ids=tiled(x.position_ids), token_type_ids=tiled(x.token_type_ids),
+                                       reads=tiled(x.reads)).float()
+
+
 def _take(t: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor | None:
     """Each example's row of a per-row tensor."""
     return None if t is None else t[rows]
@@ -212,16 +226,7 @@ class Classification(Task):
 
     def variant_logits(self, x: Encoded, ids: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """All variants in one pass: they have x's length and attention mask, so nothing is padded."""
-        k = len(ids)
-
-        def tiled(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.expand(k, *t.shape[1:])
-
-        with torch.no_grad():
-            out = self.clf.family.plain_logits(self.clf.model, torch.cat(list(ids)), tiled(x.attention_mask),
-                                               position_ids=tiled(x.position_ids),
-                                               token_type_ids=tiled(x.token_type_ids), reads=tiled(x.reads))
-        return list(out.float())
+        return list(_variants_at_once(self.clf, x, ids))
 
     def logits_from_embeddings(self, x: Encoded | Stack, embeddings, rows) -> torch.Tensor:
         return self.clf.family.logits_from_embeddings(
@@ -326,16 +331,7 @@ class _NLI(Task):
     def variant_logits(self, x: zs.Pairs, ids: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         """Every variant's pairs in one padded pass (padding masked out); predictions stay one pair at a
         time, as the pipeline reads them."""
-        k, n_pairs = len(ids), int(x.input_ids.shape[0])
-
-        def tiled(t: torch.Tensor | None) -> torch.Tensor | None:
-            return None if t is None else t.repeat(k, *([1] * (t.dim() - 1)))
-
-        with torch.no_grad():
-            out = self.clf.family.plain_logits(self.clf.model, torch.cat(list(ids)), tiled(x.attention_mask),
-                                               position_ids=tiled(x.position_ids),
-                                               token_type_ids=tiled(x.token_type_ids), reads=tiled(x.reads))
-        return list(self.pair_labels(out.float().view(k, n_pairs, -1)))
+        return list(self.pair_labels(_variants_at_once(self.clf, x, ids).view(len(ids), x.input_ids.shape[0], -1)))
 
     def embed(self, x: zs.Pairs, ids: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """One row: all pairs [1, pairs, T, D]."""
