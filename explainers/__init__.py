@@ -49,6 +49,7 @@ from .compare import (
 )
 from .errors import ExplainerError
 from .faithfulness import Faithfulness, faithfulness, faithfulness_summary, more_faithful
+from .limits import TimeLimitExceeded
 from .results import CONVERGENCE_WARNING, AttentionMaps, AttentionStream, Explanation, Prediction, Word
 from .scoring import has_bf16
 from .tasks import TASKS, Task, task_for
@@ -59,6 +60,7 @@ __all__ = [
     "load", "source_of", "predict", "explain", "explain_many", "estimate", "Estimate", "flops", "has_bf16",
     "attention", "task_for",
     "Classifier", "Task", "Explanation", "Prediction", "Word", "AttentionMaps", "AttentionStream", "ExplainerError",
+    "TimeLimitExceeded",
     "METHODS", "METHOD_KINDS", "FAMILIES", "TASKS", "BUILTINS", "COMBINATIONS", "CONVERGENCE_WARNING",
     "combine_heads", "from_reader", "rollout", "rollout_words", "difference", "shown_tokens",
     "rank_correlation", "shares", "more_steps", "default_template",

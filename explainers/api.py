@@ -16,12 +16,14 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from . import windows
 from .attribution import Attribution, Method, attribute
 from .attribution import method as get_method
 from .checkpoints import Classifier
-from .errors import ExplainerError
+from .errors import ExplainerError, shown
+from .limits import Deadline, check, deadline, out_of_memory_as_error
 from .results import Explanation, Prediction
-from .scoring import TextTokens, baseline_ids, check_text, check_whole, pad_rows, removal_token
+from .scoring import TextTokens, baseline_ids, check_readable, check_text, check_whole, pad_rows, removal_token
 from .tasks import Input, Task, task_for
 from .words import fold, split_words, token_words
 
@@ -32,7 +34,7 @@ def _check_texts(texts) -> list[str]:
     if isinstance(texts, str):
         texts = [texts]
     if not isinstance(texts, Sequence) or not texts:
-        raise ExplainerError("Give a text or a non-empty list of texts.")
+        raise ExplainerError(f"Give a text (a string) or a non-empty list of texts, not {shown(texts)}.")
     if len(texts) > MAX_BATCH_TEXTS:
         raise ExplainerError(f"{len(texts):,} texts at once is too many; send at most {MAX_BATCH_TEXTS:,} per call.")
     for i, text in enumerate(texts):
@@ -43,6 +45,7 @@ def _check_texts(texts) -> list[str]:
     return list(texts)
 
 
+@out_of_memory_as_error
 def predict(clf: Classifier, texts: str | Sequence[str], labels=None, template: str | None = None,
             multi_label: bool = False, hypothesis: str | None = None, batch_size: int = 32) -> list[Prediction]:
     """One Prediction per text (a single string counts as one text).
@@ -53,13 +56,17 @@ def predict(clf: Classifier, texts: str | Sequence[str], labels=None, template: 
     ``hypothesis``: an NLI checkpoint on each pair (text, hypothesis).
     """
     task = task_for(clf, labels=labels, template=template, multi_label=multi_label, hypothesis=hypothesis)
-    return [task.prediction(p) for p in task.probabilities(_check_texts(texts), batch_size)]
+    texts = _check_texts(texts)
+    check_readable(clf, texts)  # what explain refuses, predict does too
+    return [task.prediction(p) for p in task.probabilities(texts, batch_size)]
 
 
+@out_of_memory_as_error
 def explain(clf: Classifier, text: str, method: str = "integrated_gradients", target: str | int | None = None, *,
             labels=None, template: str | None = None, multi_label: bool = False,
             contrast: str | int | None = None, hypothesis: str | None = None, progress=None,
-            **options) -> Explanation:
+            long_text: str = "truncate", stride: int | None = None, overlap: str | None = None,
+            window_aggregate: str | None = None, time_limit: float | None = None, **options) -> Explanation:
     """Why the model gives ``target`` (default: the predicted label) its score on ``text``.
 
     ``options`` are the method's (see ``ex.METHODS[method].options``) plus
@@ -68,24 +75,47 @@ def explain(clf: Classifier, text: str, method: str = "integrated_gradients", ta
     this label's ("why A rather than B"). ``labels``/``template``/
     ``multi_label``: zero-shot over candidate labels. ``hypothesis``: explain
     an NLI checkpoint on the pair (text, hypothesis). ``progress(fraction)``
-    is called as the method's examples go through the model.
+    is called as the method's examples go through the model. ``time_limit``:
+    seconds after which the work stops between two passes through the model
+    with a TimeLimitExceeded (an ExplainerError); None: no limit.
+
+    A text longer than the model reads: ``long_text="truncate"`` explains the
+    part it reads (``truncated`` says so); ``"windows"`` explains all of it in
+    overlapping windows ``stride`` tokens apart (default half a window), their
+    scores stitched onto the whole text (``overlap``: "central" or "mean") and
+    its prediction an aggregate of theirs (``window_aggregate``: "mean",
+    "max" or "first"; see ``explainers.windows``).
     """
+    limit = deadline(time_limit)
     task = task_for(clf, labels=labels, template=template, multi_label=multi_label, hypothesis=hypothesis)
-    return _explain(task, [text], get_method(method), options, target, contrast, 1, progress)[0]
+    m = get_method(method)
+    if windows.wanted(long_text, stride, overlap, window_aggregate):
+        def run(texts, target, batch_size, progress):
+            return _explain(task, texts, m, options, target, contrast, batch_size, progress, limit)
+
+        return windows.explain(task, text, run, target, progress, stride=stride, overlap=overlap,
+                               aggregate=window_aggregate).explanation
+    return _explain(task, [text], m, options, target, contrast, 1, progress, limit)[0]
 
 
+@out_of_memory_as_error
 def explain_many(clf: Classifier, texts: Sequence[str], method: str = "integrated_gradients",
                  target: str | int | None = None, *, labels=None, template: str | None = None,
                  multi_label: bool = False, contrast: str | int | None = None, hypothesis: str | None = None,
-                 batch_size: int = 8, progress=None, **options) -> list[Explanation]:
+                 batch_size: int = 8, progress=None, time_limit: float | None = None,
+                 **options) -> list[Explanation]:
     """``explain`` for each text, the same results; ``batch_size`` texts share each forward and
     backward pass where that changes nothing (integrated gradients, saliency and input x gradient
     on classifiers and similarity zero-shot); otherwise one text at a time. ``target``: a label for
-    every text, or None for each text's predicted label. ``progress(fraction)`` covers all texts.
+    every text, or None for each text's predicted label. ``progress(fraction)`` and ``time_limit``
+    cover all texts.
     """
+    limit = deadline(time_limit)
     task = task_for(clf, labels=labels, template=template, multi_label=multi_label, hypothesis=hypothesis)
     batch_size = check_whole("batch_size", batch_size, 1, 1024)
-    return _explain(task, _check_texts(texts), get_method(method), options, target, contrast, batch_size, progress)
+    options = windows.truncate_only(options)
+    return _explain(task, _check_texts(texts), get_method(method), options, target, contrast, batch_size, progress,
+                    limit)
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,13 +154,16 @@ def _read(task: Task, text: str, opts: dict, target, contrast, removes_words: bo
 
 
 def _explain(task: Task, texts: list[str], m: Method, options: dict, target, contrast, batch_size: int,
-             progress) -> list[Explanation]:
+             progress, limit: Deadline | None = None) -> list[Explanation]:
     """Read every text, attribute them in groups of similar length (one group per pass where the
-    method and task allow it), and build each Explanation."""
+    method and task allow it), and build each Explanation; ``limit`` is checked between passes."""
     opts = task.output(m.resolve(options), options)
     if progress is not None and not callable(progress):
         raise ExplainerError("progress must be a function of one number (the fraction done).")
-    rows = [_read(task, text, opts, target, contrast, m.needs_words) for text in texts]
+    rows = []
+    for text in texts:
+        check(limit)
+        rows.append(_read(task, text, opts, target, contrast, m.needs_words))
     width = batch_size if m.batched and task.stackable else 1
     order = sorted(range(len(rows)), key=lambda i: rows[i].x.input_ids.shape[-1])  # less padding
     out: list[Explanation | None] = [None] * len(rows)
@@ -145,7 +178,7 @@ def _explain(task: Task, texts: list[str], m: Method, options: dict, target, con
             scorer = replace(scorer, ends=(np.array([_score(task, r, r.baseline_logits) for r in group]),
                                            np.array([_score(task, r, r.logits) for r in group])))
         words = _words_of_slots(first.text, first.x.text_tokens, scorer.owners) if m.needs_words else None
-        results = attribute(m, scorer, opts, words, _share(progress, start, len(group), len(rows)))
+        results = attribute(m, scorer, opts, words, _share(progress, start, len(group), len(rows)), limit)
         seconds = (time.perf_counter() - began) / len(group)
         for i, row, result in zip(indices, group, results):
             _check_path(task.clf, m, row.opts, result)
@@ -249,6 +282,7 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.1f} s" if seconds < 10 else f"{seconds:,.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
+@out_of_memory_as_error
 def estimate(clf: Classifier, text: str, method: str = "integrated_gradients", target: str | int | None = None, *,
              labels=None, template: str | None = None, multi_label: bool = False, contrast: str | int | None = None,
              hypothesis: str | None = None, sample: int = 3, **options) -> Estimate:

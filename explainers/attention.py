@@ -22,6 +22,7 @@ import torch
 
 from .checkpoints import Classifier
 from .errors import ExplainerError
+from .limits import out_of_memory_as_error
 from .results import AttentionMaps, AttentionStream, Word
 from .scoring import OUTPUTS, encode, squash
 from .words import fold, seen_until
@@ -65,6 +66,7 @@ def _relevance(weights: np.ndarray, grads: np.ndarray) -> tuple[np.ndarray, np.n
     return positive.mean(axis=1), positive.sum(axis=(2, 3))
 
 
+@out_of_memory_as_error
 def attention(clf: Classifier, text: str, target: str | int | None = None,
               output: str = "probability") -> AttentionMaps:
     """Every layer's and head's attention on ``text``, as the classifier computes it.

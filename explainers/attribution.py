@@ -19,7 +19,8 @@ from captum.attr import FeatureAblation, InputXGradient, IntegratedGradients, Ke
 
 from . import integration
 from .attention import combine_heads, from_reader, rollout
-from .errors import ExplainerError
+from .errors import ExplainerError, shown
+from .limits import Deadline, available_memory, check
 from .scoring import BASELINES, OUTPUTS, PRECISIONS, Scorer
 from .words import AGGREGATIONS
 
@@ -61,8 +62,8 @@ class Option:
         if value is None and self.optional:
             return None
         if self.choices is not None:
-            if value not in self.choices:
-                raise ExplainerError(f"Option {name}={value!r} is not allowed; "
+            if not isinstance(value, str) or value not in self.choices:
+                raise ExplainerError(f"Option {name}={shown(value)} is not allowed; "
                                      f"use one of {', '.join(map(str, self.choices))}.")
             return value
         try:
@@ -70,9 +71,12 @@ class Option:
                 raise TypeError
             value = self.kind(value)
         except (TypeError, ValueError):
-            raise ExplainerError(f"Option {name} must be a {self.kind.__name__}, got {value!r}.") from None
+            raise ExplainerError(f"Option {name} must be a {self.kind.__name__}, got {shown(value)}.") from None
+        except OverflowError:  # an integer too large for a float
+            raise ExplainerError(f"Option {name}={shown(value)} is out of range; "
+                                 f"use {self.low} to {self.high}.") from None
         if not (self.low <= value <= self.high):
-            raise ExplainerError(f"Option {name}={value} is out of range; use {self.low} to {self.high}.")
+            raise ExplainerError(f"Option {name}={shown(value)} is out of range; use {self.low} to {self.high}.")
         return value
 
 
@@ -96,7 +100,8 @@ class Method:
         """Defaults filled in, every value checked; unknown names rejected."""
         unknown = sorted(set(given) - set(self.options))
         if unknown:
-            raise ExplainerError(f"Method {self.name} has no option {', '.join(unknown)}; "
+            named = ", ".join(n if n.isidentifier() else shown(n) for n in unknown)  # odd names quoted, escaped
+            raise ExplainerError(f"Method {self.name} has no option {named}; "
                                  f"its options are {', '.join(self.options)}.")
         return {name: opt.check(name, given.get(name, opt.default)) for name, opt in self.options.items()}
 
@@ -460,33 +465,86 @@ def more_steps(options: Mapping[str, Any]) -> dict | None:
 
 
 def method(name: str) -> Method:
-    if name not in METHODS:
-        raise ExplainerError(f"Unknown method {name!r}; choose one of {', '.join(METHODS)}.")
+    if not isinstance(name, str) or name not in METHODS:
+        raise ExplainerError(f"Unknown method {shown(name)}; choose one of {', '.join(METHODS)}.")
     return METHODS[name]
 
 
 def attribute(m: Method, scorer: Scorer, opts: dict, words: np.ndarray | None = None,
-              progress: Callable[[float], None] | None = None) -> list[Attribution]:
+              progress: Callable[[float], None] | None = None, limit: Deadline | None = None) -> list[Attribution]:
     """Run one method on every row of the scorer; gradients on, whatever the caller's grad mode.
 
-    ``progress(fraction)`` is called as examples go through the model.
+    ``progress(fraction)`` is called as examples go through the model; ``limit`` is checked before
+    each pass, so a method past its time limit stops between passes (TimeLimitExceeded). Passes are
+    sized to this machine's memory (``fit_memory``); on a GPU that runs out of memory anyway, the
+    method runs again with half as many examples per pass, down to one.
     """
     if scorer.n_rows > 1 and not m.batched:
         raise ExplainerError(f"{m.title} explains one text per pass.")
-    if progress is not None:
-        total = max(1, scorer.n_rows * m.work(opts, 0 if words is None else int(words.max()) + 1))
-        done = [0]
-        inner = scorer.forward
+    opts = fit_memory(m, scorer, opts)
+    total = max(1, scorer.n_rows * m.work(opts, 0 if words is None else int(words.max()) + 1))
+    done = [0]
+    inner = scorer.forward
 
-        def counted(*embeddings):
-            out = inner(*embeddings)
-            done[0] += int(embeddings[0].shape[0])
+    def counted(*embeddings):
+        check(limit)
+        out = inner(*embeddings)
+        done[0] += int(embeddings[0].shape[0])
+        if progress is not None:
             progress(min(1.0, done[0] / total))
-            return out
+        return out
 
-        scorer = replace(scorer, forward=counted)
-    with torch.enable_grad():
-        results = m.run(scorer, opts, words)
+    counting = replace(scorer, forward=counted) if progress is not None or limit is not None else scorer
+    smaller = None
+    while True:
+        try:
+            with torch.enable_grad():
+                results = m.run(counting, opts, words)
+            break
+        except torch.cuda.OutOfMemoryError:
+            per_pass = scorer.examples_per_pass(opts.get("internal_batch_size"))
+            if "internal_batch_size" not in opts or per_pass <= 1:
+                raise ExplainerError(f"{m.title} ran out of GPU memory on this text, even one example per pass. "
+                                     "Try a shorter text or a smaller model.") from None
+            torch.cuda.empty_cache()
+            smaller = max(1, per_pass // 2)
+            opts, done[0] = {**opts, "internal_batch_size": smaller * scorer.batch_divisor}, 0
+    if smaller is not None:  # say so: the scores are the method's, the passes were smaller than asked
+        results = [replace(r, extras=MappingProxyType({**r.extras, "examples_per_pass": smaller})) for r in results]
     if progress is not None:
         progress(1.0)  # done, also where fewer passes than estimated (or none: attention) went through the scorer
     return results
+
+
+MEMORY_SHARE = 0.8  # of the memory still available, what one pass may take
+
+
+def fit_memory(m: Method, scorer: Scorer, opts: dict, free: float | None = None) -> dict:
+    """The options with passes that fit this CPU's free memory (``free`` bytes; default: what
+    ``limits.available_memory`` reads), so that a pass never makes the machine swap: the automatic
+    pass size shrinks to fit; an explicit ``internal_batch_size`` that does not fit, or a text of
+    which even one example does not, is refused with the sizes. GPUs are not checked here: running
+    out there is caught and retried with smaller passes (``attribute``)."""
+    if "internal_batch_size" not in opts or scorer.inputs[0].device.type != "cpu":
+        return opts
+    free = available_memory() if free is None else free
+    if free is None:
+        return opts
+    each = scorer.bytes_per_example(backward=not m.needs_words)
+    per_pass = scorer.examples_per_pass(opts["internal_batch_size"])
+    budget = MEMORY_SHARE * free
+    if per_pass * each <= budget:
+        return opts
+    fits = int(budget // each)
+    if fits < 1:
+        raise ExplainerError(f"{m.title} needs about {_gb(each)} of memory for one pass over this text, and this "
+                             f"machine has {_gb(free)} free. Try a shorter text or a smaller model.")
+    if opts["internal_batch_size"] is not None:
+        raise ExplainerError(f"internal_batch_size={opts['internal_batch_size']} needs about {_gb(per_pass * each)} "
+                             f"of memory per pass over this text, and this machine has {_gb(free)} free. Use at "
+                             f"most {fits * scorer.batch_divisor}, or leave it empty (automatic).")
+    return {**opts, "internal_batch_size": fits * scorer.batch_divisor}
+
+
+def _gb(size: float) -> str:
+    return f"{size / 1e9:.1f} GB" if size >= 1e8 else f"{size / 1e6:.0f} MB"

@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
-from .errors import ExplainerError
+from .errors import ExplainerError, shown
 
 BUILTIN_PREFIX = "builtin:"
 _GENERIC_LABEL = re.compile(r"^LABEL_\d+$")
@@ -364,9 +364,9 @@ def label_index(labels: Sequence[str], target: str | int | None, default: int, l
         for name in (target, target.strip()):
             if name in labels:
                 return list(labels).index(name)
-        if target.strip().lstrip("-").isdigit() and 0 <= int(target) < len(labels):
+        if re.fullmatch(r"\s*\d{1,9}\s*", target, re.ASCII) and int(target) < len(labels):  # '1', not '²' or '--1'
             return int(target)
-    raise ExplainerError(f"Unknown target {target!r}; {listing}.")
+    raise ExplainerError(f"Unknown target {shown(target)}; {listing}.")
 
 
 # --------------------------------------------------------------------------- loading
@@ -376,6 +376,25 @@ def parameter_count(config, loader) -> int:
     """Exact parameter count of the model a config describes, without allocating or downloading weights."""
     with torch.device("meta"):
         return sum(p.numel() for p in loader.from_config(config).parameters())
+
+
+def _check_fits(checkpoint: str, size: int, device: torch.device, free: float | None = None) -> None:
+    """Refuse, before any weight is read, a model whose float32 weights (and a quarter more, for loading
+    and the first passes) would not fit the memory ``device`` has left (``free`` bytes; default: what
+    the machine says), rather than make the machine swap or the GPU fail half way."""
+    if free is None:
+        if device.type == "cuda":
+            free = float(torch.cuda.mem_get_info(device)[0])
+        else:
+            from .limits import available_memory
+
+            free = available_memory()
+    need = 1.25 * 4 * size
+    if free is not None and need > free:
+        where = "GPU memory" if device.type == "cuda" else "memory"
+        raise ExplainerError(f"{checkpoint!r} needs about {need / 1e9:.1f} GB of {where} in float32 "
+                             f"({size / 1e6:,.0f}M parameters), and this machine has {free / 1e9:.1f} GB free. "
+                             "Pick a smaller checkpoint.")
 
 
 def load(checkpoint, revision: str | None = None, label_names: Sequence[str] | None = None,
@@ -432,14 +451,14 @@ def load(checkpoint, revision: str | None = None, label_names: Sequence[str] | N
     if not getattr(tokenizer, "is_fast", False):
         raise ExplainerError(f"{checkpoint!r} has no fast tokenizer; explanations need its character offsets.")
     loader = AutoModel if task == "embedding" else AutoModelForSequenceClassification
-    if max_parameters is not None:
-        size = parameter_count(config, loader)
-        if size > max_parameters:
-            raise ExplainerError(f"{checkpoint!r} has {size / 1e6:,.0f}M parameters; the limit here is "
-                                 f"{max_parameters / 1e6:,.0f}M. Pick a smaller checkpoint.")
+    target_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    size = parameter_count(config, loader)
+    if max_parameters is not None and size > max_parameters:
+        raise ExplainerError(f"{checkpoint!r} has {size / 1e6:,.0f}M parameters; the limit here is "
+                             f"{max_parameters / 1e6:,.0f}M. Pick a smaller checkpoint.")
+    _check_fits(checkpoint, size, target_device)
     model = _fetch(loader.from_pretrained, source, where, {**common, "dtype": torch.float32})
     model.eval()
-    target_device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     model.to(target_device)
     return _classifier(checkpoint, model, tokenizer, family, task, label_names, revision,
                        _provenance(checkpoint, where, revision, config, Path(source) if where != "hub" else None))
@@ -630,6 +649,10 @@ def _load_error(source: str, where: str, kwargs: dict, err: Exception) -> Explai
         return ExplainerError(f"No model {source!r} on the Hugging Face Hub (or it is private/gated). Check the id.")
     if "RevisionNotFound" in name:
         return ExplainerError(f"Revision {kwargs.get('revision')!r} of {source!r} does not exist.")
+    if "Weights only load failed" in text or "weights_only" in text:
+        return ExplainerError(f"{source!r} stores its weights in a pickle that holds more than tensors: reading it "
+                              "could run code, so the weights-only load refused it. Use a checkpoint with "
+                              "safetensors weights (model.safetensors).")
     if "trust_remote_code" in text:
         return ExplainerError(f"{source!r} needs custom code from its repository, which this tool never runs.")
     first = text.strip().splitlines()[0][:300] if text.strip() else name

@@ -54,6 +54,19 @@ def parser() -> argparse.ArgumentParser:
     e.add_argument("--target", default=None, help="label name or index to explain (default: the predicted label)")
     e.add_argument("--contrast", default=None, help="explain target's score minus this label's (why A rather than B)")
     e.add_argument("--hypothesis", default=None, help="NLI checkpoints: explain the pair (text, hypothesis)")
+    e.add_argument("--long-text", default="truncate", choices=["truncate", "windows"],  # windows.LONG_TEXT
+                   help="a text longer than the model reads: explain the part it reads (truncate, the default), "
+                        "or all of it in overlapping windows (windows)")
+    e.add_argument("--stride", type=int, default=None,
+                   help="windows: tokens between window starts (default: half a window)")
+    e.add_argument("--overlap", default=None, choices=["central", "mean"],
+                   help="windows: a word in several windows takes its score from the one where it is most central "
+                        "(default) or their mean")
+    e.add_argument("--window-aggregate", default=None, choices=["mean", "max", "first"],
+                   help="windows: the whole text's prediction from the windows' (default: mean of probabilities)")
+    e.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                   help="stop the explanation (and the faithfulness measure) after this many seconds, between two "
+                        "passes through the model, with a message")
     e.add_argument("--json", action="store_true", help="print the whole explanation as JSON")
     e.add_argument("--faithfulness", nargs="?", const="mask", default=None, choices=["mask", "delete"],
                    help="also measure how faithful the explanation is: comprehensiveness and sufficiency next "
@@ -137,6 +150,24 @@ def batch(args) -> int:
     return 0
 
 
+def _print_windows(exp, windows: list[dict]) -> None:
+    """One line per window: where it is, what the model predicted there, its explained score and convergence."""
+    setting = exp.extras["long_text"]
+    print(f"windows: {len(windows)} of {setting['window_tokens']} tokens, stride {setting['stride']}, "
+          f"over the text's {setting['text_tokens']} tokens; word scores from the {setting['overlap']} rule")
+    for w in windows:
+        shown = w["scores"].get(exp.target, float("nan"))
+        line = (f"  window {w['index'] + 1}: characters {w['start']}-{w['end']}, tokens {w['first_token']}-"
+                f"{w['last_token']}  predicted {w['label']}  {exp.target}={shown:.4f}  explained {w['score']:.4f}")
+        if w.get("baseline_score") is not None:
+            line += f" (baseline {w['baseline_score']:.4f})"
+        if w.get("delta") is not None:
+            line += f", delta {w['delta']:+.2e} ({w['convergence_error']:.1%})"
+        if "steps" in w:
+            line += f", {w['steps']} steps" + (" (cap hit)" if w.get("cap_hit") else "")
+        print(line)
+
+
 def explain(args) -> int:
     import explainers as ex
 
@@ -145,8 +176,14 @@ def explain(args) -> int:
         clf = ex.load(args.checkpoint, revision=args.revision, label_names=_names(args.label_names))
         task = {"labels": args.labels, "multi_label": args.multi_label, "contrast": args.contrast,
                 "hypothesis": args.hypothesis, **({"template": args.template} if args.template else {})}
-        exp = ex.explain(clf, text, method=args.method, target=args.target, **task, **dict(args.option))
-        faithful = None if args.faithfulness is None else ex.faithfulness(clf, exp, removal=args.faithfulness)
+        windowing = {"long_text": args.long_text, "stride": args.stride, "overlap": args.overlap,
+                     "window_aggregate": args.window_aggregate}
+        exp = ex.explain(clf, text, method=args.method, target=args.target, **task,
+                         time_limit=args.time_limit, **{k: v for k, v in windowing.items() if v is not None},
+                         **dict(args.option))
+        windows = exp.extras.get("windows", [])
+        faithful = None if args.faithfulness is None or windows else ex.faithfulness(
+            clf, exp, removal=args.faithfulness, time_limit=args.time_limit)
     except ex.ExplainerError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -157,11 +194,12 @@ def explain(args) -> int:
         print(json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False))
         return 0
     pred = exp.prediction
+    over = f" ({exp.extras['long_text']['aggregate']} of {len(windows)} windows)" if windows else ""
     if pred.output == "score":  # a one-output head: its raw score, no probabilities
-        print(f"raw score: {pred.scores[pred.label]:.4f} (one-output head)")
+        print(f"raw score{over}: {pred.scores[pred.label]:.4f} (one-output head)")
     else:
-        print(f"prediction: {pred.label}  " + "  ".join(f"{k}={v:.4f}" for k, v in pred.scores.items()))
-    line = f"explained:  {exp.target} = {exp.score:.4f} by {exp.method}"
+        print(f"prediction{over}: {pred.label}  " + "  ".join(f"{k}={v:.4f}" for k, v in pred.scores.items()))
+    line = f"explained:  {exp.target} = {exp.score:.4f}{over} by {exp.method}"
     if exp.baseline_score is not None:
         line += f" (baseline {exp.baseline_score:.4f})"
     if exp.delta is not None:
@@ -177,7 +215,12 @@ def explain(args) -> int:
     for notice in exp.prediction.notices:
         print(f"note: {notice}")
     if exp.truncated:
-        print("note: the text was truncated to the model's input size")
+        print("note: the text was truncated to the model's input size (--long-text windows explains all of it)")
+    if windows:
+        _print_windows(exp, windows)
+        if args.faithfulness is not None:
+            print("note: faithfulness is not measured on an explanation stitched from windows (no one model pass "
+                  "read the whole text)")
     if "hypothesis_total" in exp.extras:
         print(f"  (hypothesis tokens, all labels)  {exp.extras['hypothesis_total']:+.5f}")
     width = max(len(w.text) for w in exp.words)

@@ -30,7 +30,8 @@ import torch
 
 from .api import _read, _words_of_slots
 from .checkpoints import Classifier
-from .errors import ExplainerError
+from .errors import ExplainerError, shown
+from .limits import Deadline, check, deadline, out_of_memory_as_error
 from .results import Explanation
 from .scoring import OUTPUTS, check_whole, removal_token
 from .tasks import Task, task_for
@@ -147,9 +148,10 @@ def more_faithful(a: Faithfulness, b: Faithfulness) -> int | None:
     return None
 
 
+@out_of_memory_as_error
 def faithfulness(clf: Classifier, explanation: Explanation, removal: str = "mask",
                  fractions: Sequence[float] = (0.1, 0.2, 0.3, 0.4, 0.5), random_orders: int = 5, seed: int = 0,
-                 curves: bool = True, batch_size: int = 32) -> Faithfulness:
+                 curves: bool = True, batch_size: int = 32, time_limit: float | None = None) -> Faithfulness:
     """Comprehensiveness and sufficiency (AOPC over ``fractions`` of the words, top words by score first,
     ties in text order), the same for ``random_orders`` seeded random orders, and deletion/insertion
     curves, for the number ``explanation`` explained on ``clf``.
@@ -157,12 +159,21 @@ def faithfulness(clf: Classifier, explanation: Explanation, removal: str = "mask
     ``removal``: "mask" (every piece of a removed word becomes the mask token, or pad, or unk, where
     there is none) or "delete" (the word and the space before it leave the text). At fraction f,
     ceil(f * words) words are removed or kept. ``batch_size``: variants per forward pass.
+    ``time_limit``: seconds after which it stops between two passes (TimeLimitExceeded); None: no limit.
+    An explanation stitched from sliding windows is refused: no one model pass read its whole text.
     """
     started = time.perf_counter()
+    limit = deadline(time_limit, "Measuring faithfulness")
     if not isinstance(clf, Classifier):
         raise ExplainerError(f"Pass a classifier from ex.load(checkpoint), not {type(clf).__name__}.")
     if not isinstance(explanation, Explanation):
         raise ExplainerError(f"Pass an Explanation from ex.explain, not {type(explanation).__name__}.")
+    if explanation.extras.get("windows"):
+        raise ExplainerError(
+            f"This explanation was stitched from {len(explanation.extras['windows'])} sliding windows: the model "
+            "never read the whole text at once, so removing words from the whole text would test a model pass "
+            "no window explained. Measure faithfulness on a text the model reads whole, or on the truncated "
+            "explanation (long_text='truncate').")
     made_by = explanation.provenance.get("checkpoint")
     if made_by != clf.checkpoint:
         raise ExplainerError(f"This explanation was made with {made_by!r}, not {clf.checkpoint!r}: "
@@ -189,7 +200,7 @@ def faithfulness(clf: Classifier, explanation: Explanation, removal: str = "mask
     spans = [(w.start, w.end) for w in explanation.words]
     contrast = explanation.extras.get("contrast")
     prepare = _masking if removal == "mask" else _deleting
-    evaluate = prepare(task, explanation, spans, contrast, output, batch_size)
+    evaluate = prepare(task, explanation, spans, contrast, output, batch_size, limit)
 
     ranking = np.argsort(-scores, kind="stable")
     randoms = [np.random.default_rng([seed, r]).permutation(n) for r in range(random_orders)]
@@ -258,11 +269,11 @@ def faithfulness(clf: Classifier, explanation: Explanation, removal: str = "mask
 def _check_fractions(fractions) -> tuple[float, ...]:
     given = list(fractions) if hasattr(fractions, "__iter__") and not isinstance(fractions, (str, bytes, dict)) else []
     if not given:
-        raise ExplainerError(f"fractions must be a non-empty list of numbers in (0, 1], got {fractions!r}.")
-    for f in given:
-        if isinstance(f, bool) or not isinstance(f, Real) or not math.isfinite(f) or not 0 < f <= 1:
+        raise ExplainerError(f"fractions must be a non-empty list of numbers in (0, 1], got {shown(fractions)}.")
+    for f in given:  # the comparison refuses nan and inf, and compares huge integers without overflowing
+        if isinstance(f, bool) or not isinstance(f, Real) or not 0 < f <= 1:
             raise ExplainerError(f"Each fraction must be a number above 0 and at most 1 (a share of the words), "
-                                 f"got {f!r}.")
+                                 f"got {shown(f)}.")
     return tuple(float(f) for f in given)
 
 
@@ -281,8 +292,8 @@ def _task_of(clf: Classifier, explanation: Explanation) -> Task:
     return task
 
 
-def _masking(task: Task, exp: Explanation, spans, contrast, output: str,
-             batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
+def _masking(task: Task, exp: Explanation, spans, contrast, output: str, batch_size: int,
+             limit: Deadline | None) -> Callable[[np.ndarray], np.ndarray]:
     """F of [variants, words] kept-masks: the removed words' positions take the baseline embedding
     (the removal token) in every embedding use, through the task's Scorer, many variants per pass."""
     row = _read(task, exp.text, {"baseline": removal_token(task.clf), "output": output}, exp.target, contrast)
@@ -302,6 +313,7 @@ def _masking(task: Task, exp: Explanation, spans, contrast, output: str,
         per_pass = scorer.examples_per_pass(batch_size)
         out = []
         for start in range(0, len(kept), per_pass):
+            check(limit)
             chunk = torch.as_tensor(kept[start:start + per_pass], device=device)
             embeddings = [torch.where(((w >= 0) & ~chunk[:, w.clamp(min=0)]).unsqueeze(-1), base, x)
                           for w, base, x in zip(where, scorer.baselines, scorer.inputs)]
@@ -326,8 +338,8 @@ def delete_words(text: str, spans, kept: np.ndarray) -> str:
     return out if out.strip() else ""
 
 
-def _deleting(task: Task, exp: Explanation, spans, contrast, output: str,
-              batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
+def _deleting(task: Task, exp: Explanation, spans, contrast, output: str, batch_size: int,
+              limit: Deadline | None) -> Callable[[np.ndarray], np.ndarray]:
     """F of [variants, words] kept-masks: the removed words deleted from the text, each distinct text
     read again by the task's own forward pass, in batches where the task allows."""
     if split_words(exp.text)[:len(spans)] != list(spans):
@@ -337,7 +349,11 @@ def _deleting(task: Task, exp: Explanation, spans, contrast, output: str,
     def evaluate(kept: np.ndarray) -> np.ndarray:
         texts = [delete_words(exp.text, spans, k) for k in kept]
         distinct = list(dict.fromkeys(texts))
-        values = dict(zip(distinct, task.explained_texts(distinct, target, versus, output, batch_size)))
+        values = {}
+        for start in range(0, len(distinct), batch_size):  # the time limit is checked between passes
+            check(limit)
+            chunk = distinct[start:start + batch_size]
+            values.update(zip(chunk, task.explained_texts(chunk, target, versus, output, batch_size)))
         return np.array([values[t] for t in texts])
 
     return evaluate

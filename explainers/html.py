@@ -1,9 +1,56 @@
-"""Escaped HTML for explanations: highlighted words, no scripts, no external assets."""
+"""Escaped HTML for explanations: highlighted words, no scripts, no external assets; and
+``markdown_escape`` for user text that a page shows inside (Streamlit) markdown."""
 from __future__ import annotations
 
 import html
+import re
 
 import numpy as np
+
+# What markdown (CommonMark, GFM) and Streamlit read in running text, backslash-escaped wherever it
+# appears: code, emphasis, links and images, strikethrough, tables and LaTeX.
+_MARKDOWN_INLINE = re.compile(r"([\\`*\[\]~|$])")
+_ENTITY = re.compile(r"&(?=#?\w+;)")  # &lt; &#60; &#x3C;: markdown would decode them
+_EMPHASIS = re.compile(r"(?<![^\W_])_|_(?![^\W_])")  # _ opens or closes emphasis unless inside a word
+# Streamlit's directives: :emoji: and :material/icon: (both colons escaped, as Streamlit looks for
+# :name: in the text as written, and the slash, as it rewrites ":material/" before parsing); a name
+# with a [label] or {attributes}; and the names Streamlit styles (any other :name shows as written).
+_COLON_PAIR = re.compile(r"(?=(:[\w+\-/]*):)")
+_DIRECTIVE = re.compile(r":(?=[A-Za-z][\w-]*(?:\\\[|\{))|:(?=(?:help|shimmer|small|color|red|orange|yellow|green|"
+                        r"blue|violet|gray|grey|rainbow|primary)(?:-background|-badge)?(?![\w-]))")
+# What only starts a line: headings, block quotes, list items, setext underlines, numbered lists.
+_LINE_START = re.compile(r"^([ \t]*)([#>+\-=]|\d+(?=[.)]))", re.M)
+# A URL that GFM turns into a link as it is written: a backslash in it would show, so it is left alone.
+_URL = re.compile(r"(?:https?://|www\.)[^\s<]*", re.I)
+
+
+def markdown_escape(text) -> str:
+    """``text`` (a label, a word, a file or column name, an error message that quotes them) written so
+    that Streamlit's markdown shows it literally: every character that markdown, LaTeX or Streamlit's
+    directives would read there is escaped, and nothing else (a text without them comes back
+    unchanged). ``<`` becomes ``&lt;``, so no HTML or autolink can start. Plain URLs and e-mail
+    addresses still become links, as markdown makes them, their text as written (no ``javascript:``
+    link can come from text)."""
+    text, parts, last = str(text), [], 0
+    for url in _URL.finditer(text):
+        parts += [_escape_markdown(text[last:url.start()]), url.group(0)]
+        last = url.end()
+    return "".join(parts) + _escape_markdown(text[last:])
+
+
+def _escape_markdown(text: str) -> str:
+    text = _MARKDOWN_INLINE.sub(r"\\\1", text)
+    text = _ENTITY.sub(r"\\&", text).replace("<", "&lt;")
+    text = _EMPHASIS.sub(r"\\_", text)
+    marks = {m.start() for m in _DIRECTIVE.finditer(text)}  # the colons (and slashes) to escape
+    for m in _COLON_PAIR.finditer(text):
+        first, token = m.start(), m.group(1)
+        marks.update([first, first + len(token)])
+        marks.update(first + i for i, c in enumerate(token) if c == "/")
+    text = "".join("\\" + c if i in marks else c for i, c in enumerate(text))
+    return _LINE_START.sub(lambda m: m.group(1) + (m.group(2) + "\\" if m.group(2).isdigit() else "\\" + m.group(2)),
+                           text)
+
 
 # Colour-blind-safe diverging endpoints (ColorBrewer RdBu): blue = pushes towards the target.
 _POSITIVE = (33, 102, 172)

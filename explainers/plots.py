@@ -25,8 +25,11 @@ class Unit:
 
 
 def _plain(text: str) -> str:
-    """Text for a plotly label: plotly reads tags such as <b> or <a href> in labels, so escape them."""
-    return html.escape(text, quote=False)
+    """Text for a plotly label or title: plotly reads tags such as <b> or <a href> in text, so escape
+    them (plotly decodes the entities back: the text shows as written). Text that goes into a hover
+    template goes in a trace's ``meta`` instead (``%{meta[0]}``). Plotly also fills ``%{...}`` in titles
+    and trace names from the figure's meta: written ``&#37;{``, it shows as typed."""
+    return html.escape(str(text), quote=False).replace("%{", "&#37;{")
 
 
 def units(exp: Explanation, view: str = "words") -> list[Unit]:
@@ -65,7 +68,8 @@ def probabilities(prediction: Prediction, target: str | None = None, title: str 
                            text=[f"{s:.3f}" for s in scores], textposition="auto",
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     raw = prediction.output == "score"
-    fig.update_layout(title=title, xaxis=dict(title="raw score") if raw else dict(range=[0, 1], title="probability"),
+    fig.update_layout(title=_plain(title),
+                      xaxis=dict(title="raw score") if raw else dict(range=[0, 1], title="probability"),
                       yaxis=dict(autorange="reversed", type="category"),
                       height=max(160, 36 * len(labels) + 90), margin=dict(l=10, r=10, t=40, b=30))
     return fig
@@ -106,7 +110,7 @@ def _heatmap(z, x, y, title: str, diverging: bool, value: str, height: int) -> g
     colours = dict(colorscale=DIVERGING, zmid=0.0) if diverging else dict(colorscale=SEQUENTIAL, zmin=0.0)
     fig = go.Figure(go.Heatmap(z=z, x=x, y=y, **colours, colorbar=dict(title=value, thickness=12),
                                hovertemplate=f"%{{y}} → %{{x}}<br>{value} %{{z:.4g}}<extra></extra>"))
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    fig.update_layout(title=_plain(title), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis=dict(type="category", tickangle=-60), yaxis=dict(type="category", autorange="reversed"))
     return fig
 
@@ -118,8 +122,8 @@ def attention_by_layer(rows: np.ndarray, tokens, keep, reader: str, title: str |
     y = [f"layer {i + 1}" for i in range(rows.shape[0])]
     title = f"From {reader}, layer by layer" if title is None else title
     fig = _heatmap(rows[:, keep], token_labels(tokens, keep), y, title, diverging, value, 120 + 26 * rows.shape[0])
-    fig.update_traces(hovertemplate=f"%{{y}}: {_plain(reader)} → %{{x}}"
-                                    f"<br>{value} %{{z:.4g}}<extra></extra>")
+    fig.update_traces(meta=[_plain(reader)], hovertemplate=f"%{{y}}: %{{meta[0]}} → %{{x}}"
+                                                            f"<br>{value} %{{z:.4g}}<extra></extra>")
     return fig
 
 
@@ -151,7 +155,7 @@ def head_grid(weights: np.ndarray, query_tokens, key_tokens, query_keep, key_kee
                       row=h // columns + 1, col=h % columns + 1)
     fig.update_xaxes(type="category", showticklabels=False)
     fig.update_yaxes(type="category", showticklabels=False, autorange="reversed")
-    fig.update_layout(title=title, height=60 + 230 * rows, margin=dict(l=10, r=10, t=60, b=10))
+    fig.update_layout(title=_plain(title), height=60 + 230 * rows, margin=dict(l=10, r=10, t=60, b=10))
     return fig
 
 
@@ -159,7 +163,7 @@ def head_relevance(matrix: np.ndarray, target: str) -> go.Figure:
     """Layers x heads: how much each head's attention moves the explained score (positive part)."""
     y = [f"layer {i + 1}" for i in range(matrix.shape[0])]
     x = [f"head {h + 1}" for h in range(matrix.shape[1])]
-    fig = _heatmap(matrix, x, y, f"Which heads move the score of {_plain(target)}", False,
+    fig = _heatmap(matrix, x, y, f"Which heads move the score of {target}", False,  # escaped there
                    "relevance", 120 + 26 * matrix.shape[0])
     fig.update_traces(hovertemplate="%{y}, %{x}<br>relevance %{z:.4g}<extra></extra>")
     return fig
@@ -174,11 +178,11 @@ def paired_words(names, first, second, first_title: str, second_title: str, titl
         names, first, second = [names[i] for i in keep], [first[i] for i in keep], [second[i] for i in keep]
     labels = [_plain(n) for n in names]
     fig = go.Figure([
-        go.Bar(y=labels, x=first, name=first_title, orientation="h", marker_color=TARGET_COLOUR,
-               hovertemplate="%{y}: %{x:.3f}<extra>" + _plain(first_title) + "</extra>"),
-        go.Bar(y=labels, x=second, name=second_title, orientation="h", marker_color="#f4a582",
-               hovertemplate="%{y}: %{x:.3f}<extra>" + _plain(second_title) + "</extra>")])
-    fig.update_layout(title=title, barmode="group", yaxis=dict(autorange="reversed", type="category"),
+        go.Bar(y=labels, x=first, name=_plain(first_title), orientation="h", marker_color=TARGET_COLOUR,
+               meta=[_plain(first_title)], hovertemplate="%{y}: %{x:.3f}<extra>%{meta[0]}</extra>"),
+        go.Bar(y=labels, x=second, name=_plain(second_title), orientation="h", marker_color="#f4a582",
+               meta=[_plain(second_title)], hovertemplate="%{y}: %{x:.3f}<extra>%{meta[0]}</extra>")])
+    fig.update_layout(title=_plain(title), barmode="group", yaxis=dict(autorange="reversed", type="category"),
                       height=max(200, 34 * len(labels) + 110), margin=dict(l=10, r=10, t=40, b=30),
                       xaxis_title="share of the total", legend=dict(orientation="h", y=-0.15))
     return fig
@@ -203,8 +207,8 @@ def attention_side_by_side(words, a_rows: np.ndarray, b_rows: np.ndarray, a_titl
                         subplot_titles=[_plain(a_title), _plain(b_title)])
     for col, (rows, title) in enumerate(((a, a_title), (b, b_title)), 1):
         layers = [f"layer {i + 1}" for i in range(rows.shape[0])]
-        fig.add_trace(go.Heatmap(z=rows.T, x=layers, y=labels, coloraxis="coloraxis",
-                                 hovertemplate=f"{_plain(title)}<br>%{{x}} → %{{y}}<br>{value} "
+        fig.add_trace(go.Heatmap(z=rows.T, x=layers, y=labels, coloraxis="coloraxis", meta=[_plain(title)],
+                                 hovertemplate=f"%{{meta[0]}}<br>%{{x}} → %{{y}}<br>{value} "
                                                f"%{{z:.4g}}<extra></extra>"), row=1, col=col)
     fig.update_layout(coloraxis=dict(colorscale=SEQUENTIAL, cmin=0.0, cmax=top,
                                      colorbar=dict(title=value, thickness=12)),
@@ -243,7 +247,7 @@ def confusion_matrix(confusion, title: str = "Confusion matrix") -> go.Figure:
         hovertemplate="gold %{y} → predicted %{x}<br>%{customdata[0]} rows (%{customdata[1]:.0%} of gold %{y})"
                       "<extra></extra>"))
     side = min(700, 160 + 70 * len(gold))
-    fig.update_layout(title=title, height=side, margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
+    fig.update_layout(title=_plain(title), height=side, margin=dict(l=10, r=10, t=40, b=10), hovermode="closest",
                       hoverdistance=-1, clickmode="event+select", dragmode=False,
                       xaxis=dict(type="category", title="predicted", side="top", showgrid=False, zeroline=False),
                       yaxis=dict(type="category", title="gold", autorange="reversed", showgrid=False,
@@ -288,16 +292,17 @@ def class_words(summary, value: str = "total", top: int = 10, columns: int = 3,
         mine = shown[label]
         fig.add_trace(go.Bar(
             x=[r[value] for r in mine], y=names[label], orientation="h", marker_color=TARGET_COLOUR,
-            name=_plain(label), showlegend=False,
+            name=_plain(label), showlegend=False, meta=[_plain(label)],
             customdata=[[r["total"], r["mean"], r["count"], _plain(str(r["word"]))] for r in mine],
             hovertemplate=("%{customdata[3]}<br>summed share %{customdata[0]:.3f} · mean %{customdata[1]:.3f}"
-                           "<br>in %{customdata[2]} rows<extra>" + _plain(label) + "</extra>")),
+                           "<br>in %{customdata[2]} rows<extra>%{meta[0]}</extra>")),
             row=i // columns + 1, col=i % columns + 1)
     fig.update_yaxes(type="category", autorange="reversed")
     fig.update_xaxes(title_text="summed share of |attribution|" if value == "total" else "mean share per row",
                      title_font_size=11)
     most = max((len(m) for m in shown.values()), default=1)
-    fig.update_layout(title=title, height=80 + rows * (60 + 22 * max(most, 1)), margin=dict(l=10, r=10, t=70, b=10))
+    fig.update_layout(title=_plain(title), height=80 + rows * (60 + 22 * max(most, 1)),
+                      margin=dict(l=10, r=10, t=70, b=10))
     return fig
 
 
@@ -335,7 +340,7 @@ def faithfulness_curves(result, title: str | None = None) -> go.Figure:
                                      line=dict(color=colour, dash=dash, width=2.5 if dash == "solid" else 1.5),
                                      marker=dict(size=5), text=text, hovertemplate="%{text}<extra></extra>"))
     fig.update_layout(
-        title=title or f"Removing the words {_plain(result.method)} ranks highest ({result.removal})",
+        title=_plain(title or f"Removing the words {result.method} ranks highest ({result.removal})"),
         xaxis=dict(title="share of words removed / kept", range=[-0.02, 1.02], tickformat=".0%"),
         yaxis=dict(title=_plain(value)), height=380, margin=dict(l=10, r=10, t=40, b=30),
         legend=dict(orientation="h", y=-0.2), hovermode="closest")

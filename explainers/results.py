@@ -100,8 +100,14 @@ class Explanation:
 
     @property
     def convergence_error(self) -> float | None:
-        """|delta| as a share of |F(x) - F(x')|, where the method has both."""
-        return None if self.delta is None or self.gap is None else self.share_of_gap(self.delta)
+        """|delta| as a share of |F(x) - F(x')|, where the method has both. An explanation stitched from
+        sliding windows has no one F(x') (``explainers.windows``): the largest of its windows' errors, so
+        that ``converged`` is False when any window is not."""
+        if self.delta is not None and self.gap is not None:
+            return self.share_of_gap(self.delta)
+        errors = [w["convergence_error"] for w in self.extras.get("windows", ())
+                  if isinstance(w, Mapping) and w.get("convergence_error") is not None]
+        return max(errors) if errors else None
 
     @property
     def converged(self) -> bool:

@@ -9,6 +9,7 @@ no state on the shared model.
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import dataclass
 from numbers import Integral
 from typing import Callable, Sequence
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 
 from .checkpoints import Classifier
-from .errors import ExplainerError
+from .errors import ExplainerError, shown
 from .results import AttentionMaps
 from .words import seen_until
 
@@ -131,6 +132,7 @@ class Scorer:
     # F(x') and F(x) per row [N] from the model's own forward passes, when the caller has them already
     ends: tuple[np.ndarray, np.ndarray] | None = None
     tokens_per_pass: int = TOKENS_PER_PASS  # the automatic pass size (``pass_tokens``)
+    body_parameters: int = int(BASE_BODY)  # the model's non-embedding parameters (``bytes_per_example``)
 
     @property
     def n_rows(self) -> int:
@@ -156,6 +158,19 @@ class Scorer:
             per_example = int(np.prod(self.inputs[0].shape[1:-1]))  # one example's positions, every sequence
             return max(1, self.tokens_per_pass // max(1, per_example))
         return max(1, sequences // self.batch_divisor)
+
+    def bytes_per_example(self, backward: bool = True) -> float:
+        """About the memory one example takes in a pass, so that a pass too big for this machine is
+        refused or split before it swaps. Kept for the backward pass, per token and layer: about 20 x
+        the width, plus 1.3 attention rows per head (measured peaks on BERT shapes: 20 x in SDPA,
+        + 1.3 rows in eager attention); the layers are counted from the parameters (12 x width² each).
+        A forward-only pass holds about two layers' worth at a time."""
+        width = int(self.inputs[0].shape[-1])
+        layers = max(1.0, self.body_parameters / (12 * width * width))
+        length = max(int(x.shape[-2]) for x in self.inputs)
+        positions = sum(int(np.prod(x.shape[1:-1])) for x in self.inputs)
+        per_token_layer = 20 * width + 1.3 * max(1, width // 64) * length
+        return 4.0 * positions * per_token_layer * (layers if backward else min(2.0, layers))
 
 
 def reduced(clf: Classifier, precision: str) -> tuple[torch.nn.Module, Callable[[], contextlib.AbstractContextManager]]:
@@ -195,7 +210,41 @@ def pass_tokens(clf: Classifier) -> int:
     return max(512, int(TOKENS_PER_PASS * min(1.0, BASE_BODY / max(1, clf.body_parameters))))
 
 
+# C0 and C1 controls but tab, newline, carriage return and form feed (ordinary layout), and lone surrogates
+_UNREADABLE = re.compile("[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def check_characters(value: str, what: str) -> str:
+    """Refuse control characters and lone surrogates in ``value`` (a text, label, template or hypothesis),
+    naming the first as U+XXXX with its position (0-based, as ``value[position]``): controls are invisible
+    debris of copying or binary data, and a lone surrogate is not a character at all (the tokenizers cannot
+    encode it). ``what`` begins the message ("The text", "Candidate label 2")."""
+    bad = _UNREADABLE.search(value)
+    if bad is None:
+        return value
+    where, code = bad.start(), ord(bad.group())
+    more = len(_UNREADABLE.findall(value, where + 1))
+    also, it = (f" (and {more:,} more such characters)", "them") if more else ("", "it")
+    if 0xD800 <= code <= 0xDFFF:
+        raise ExplainerError(f"{what} contains a lone surrogate U+{code:04X} at position {where}{also}: half of a "
+                             f"UTF-16 pair, not a character (the text was decoded wrongly); remove {it}.")
+    raise ExplainerError(f"{what} contains a control character U+{code:04X} at position {where}{also}; "
+                         f"remove {it}.")
+
+
 def check_text(text) -> str:
+    """``text`` when a model can read it; else an ExplainerError that says what to change.
+
+    Refused: anything but a string; empty or whitespace-only text (nothing to explain); more than
+    MAX_CHARS characters (the model reads a few hundred tokens, and tokenizing megabytes only ties up a
+    shared server); C0/C1 control characters other than tab, newline, carriage return and form feed, and
+    lone surrogates (``check_characters``). Explained as typed: every other character, including
+    right-to-left scripts, bidi marks and isolates, zero-width (non-)joiners and spaces, combining marks,
+    emoji sequences (ZWJ, flags, skin tones, keycaps), private-use and unassigned code points, CJK without
+    spaces and single words of any length; words are spans of the text as given (``words.split_words``),
+    nothing is normalised. Text a tokenizer reads as nothing (only zero-width characters) is refused by
+    ``encode``.
+    """
     if not isinstance(text, str):
         raise ExplainerError(f"The text must be a string, not {type(text).__name__}.")
     if not text.strip():
@@ -203,13 +252,27 @@ def check_text(text) -> str:
     if len(text) > MAX_CHARS:
         raise ExplainerError(f"The text has {len(text):,} characters; the limit is {MAX_CHARS:,}. "
                              "Shorten it: the model reads only its first few hundred tokens anyway.")
-    return text
+    return check_characters(text, "The text")
+
+
+NOTHING_TO_READ = ("The model's tokenizer finds nothing to read in this text (only invisible or unsupported "
+                   "characters). Type some words.")
+
+
+def check_readable(clf: Classifier, texts: Sequence[str]) -> None:
+    """Refuse a text the model's tokenizer reads as nothing (only characters it drops, such as zero-width
+    spaces), as ``encode`` does for an explanation: a prediction of no text at all would pass for the
+    text's. Several texts: the first such, by its number."""
+    ids = clf.tokenizer(list(texts), add_special_tokens=False, truncation=True, max_length=clf.max_length)
+    for i, row in enumerate(ids["input_ids"]):
+        if not row:
+            raise ExplainerError(NOTHING_TO_READ if len(texts) == 1 else f"Text {i + 1}: {NOTHING_TO_READ}")
 
 
 def check_whole(name: str, value, low: int, high: int) -> int:
     """``value`` as an int, when it is a whole number (not a bool) from ``low`` to ``high``."""
     if isinstance(value, bool) or not isinstance(value, Integral) or not low <= value <= high:
-        raise ExplainerError(f"{name} must be a whole number from {low:,} to {high:,}, got {value!r}.")
+        raise ExplainerError(f"{name} must be a whole number from {low:,} to {high:,}, got {shown(value)}.")
     return int(value)
 
 
@@ -220,8 +283,7 @@ def encode(clf: Classifier, text: str) -> Encoded:
                         return_special_tokens_mask=True, return_tensors="pt")
     special = enc["special_tokens_mask"][0].numpy().astype(bool)
     if special.all():
-        raise ExplainerError("The model's tokenizer finds nothing to read in this text "
-                             "(only invisible or unsupported characters). Type some words.")
+        raise ExplainerError(NOTHING_TO_READ)
     offsets = enc["offset_mapping"][0].numpy().astype(np.int64)
     offsets[special] = 0
     last_end = int(offsets[~special, 1].max())

@@ -26,7 +26,20 @@ from .attention import attention as attention_maps
 from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
 from .results import Prediction
-from .scoring import Encoded, Scorer, Stack, contrast, encode, pad_rows, padding_id, pass_tokens, reduced, squash, stack
+from .scoring import (
+    Encoded,
+    Scorer,
+    Stack,
+    check_characters,
+    contrast,
+    encode,
+    pad_rows,
+    padding_id,
+    pass_tokens,
+    reduced,
+    squash,
+    stack,
+)
 
 Input = Encoded | zs.Pairs  # one text as a task reads it
 Batch = Input | Stack  # what a scorer is built on: one input, or several stacked
@@ -181,7 +194,8 @@ class Task:
             return self.explained(logits.float(), t[rows], None if v is None else v[rows], output)
 
         return Scorer(forward=forward, inputs=self.embed(x, x.input_ids), baselines=self.embed(x, baseline_ids),
-                      owners=self.owners(x), batch_divisor=self.sequences(x), tokens_per_pass=pass_tokens(self.clf))
+                      owners=self.owners(x), batch_divisor=self.sequences(x), tokens_per_pass=pass_tokens(self.clf),
+                      body_parameters=self.clf.body_parameters)
 
     def sequences(self, x: Batch) -> int:
         """Sequences per example through the model (one per candidate pair for NLI)."""
@@ -493,7 +507,10 @@ def task_for(clf: Classifier, labels=None, template: str | None = None, multi_la
     if hypothesis is not None:
         if clf.task != "nli":
             raise ExplainerError(f"{clf.checkpoint!r} is not an NLI model; a hypothesis needs one.")
-        if not isinstance(hypothesis, str) or not hypothesis.strip():
+        if not isinstance(hypothesis, str):
+            raise ExplainerError(f"The hypothesis must be a string, not {type(hypothesis).__name__}.")
+        if not hypothesis.strip():
             raise ExplainerError("The hypothesis is empty. Type a sentence to test against the text.")
+        check_characters(hypothesis, "The hypothesis")
         return NLIPair(clf, clf.labels, False, hypotheses=(hypothesis,))
     return Classification(clf, clf.labels, clf.multi_label)

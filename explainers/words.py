@@ -9,6 +9,7 @@ one word, so no attribution is dropped.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Sequence
 
 import numpy as np
@@ -17,12 +18,31 @@ from scipy import stats
 from .errors import ExplainerError
 from .results import Word
 
-_MARKS = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"  # combining marks
+
+def _mark_ranges() -> str:
+    """Every combining mark (Unicode categories Mn, Mc, Me) as a character-class body: a mark belongs to
+    the letter before it in every script (Devanagari and Thai vowel signs, keycaps), not only in Latin
+    ones, so that no word is cut inside a character as it is drawn. Marks live in planes 0, 1 and 14."""
+    ranges: list[list[int]] = []
+    for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
+        if unicodedata.category(chr(code))[0] == "M":
+            if ranges and ranges[-1][1] == code - 1:
+                ranges[-1][1] = code
+            else:
+                ranges.append([code, code])
+    return "".join(f"{chr(a)}-{chr(b)}" for a, b in ranges)
+
+
+_MARKS = _mark_ranges()  # combining marks
+_JOINERS = "\u200c\u200d"  # zero-width (non-)joiners: inside a word in Persian and Indic scripts
+_FLAG = "[\U0001f1e6-\U0001f1ff]{2}"  # a pair of regional indicators: one flag
 _EMOJI_MODS = "\ufe0e\ufe0f\U0001f3fb-\U0001f3ff\U000e0020-\U000e007f\u20e3"  # variation, skin tone, tags, keycap
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002fa1f"
 _WORD_RE = re.compile(
     rf"[{_CJK}][{_MARKS}]*"  # one ideograph / kana
-    rf"|(?:(?![{_CJK}])[\w{_MARKS}])+(?:['\u2019](?:(?![{_CJK}])[\w{_MARKS}])+)*"  # letters, digits, don't
+    rf"|(?:(?![{_CJK}])[\w{_MARKS}])(?:(?![{_CJK}])[\w{_MARKS}{_JOINERS}])*"  # letters, digits
+    rf"(?:['\u2019](?:(?![{_CJK}])[\w{_MARKS}{_JOINERS}])+)*"  # don't
+    rf"|{_FLAG}"
     rf"|[^\w\s{_MARKS}][{_MARKS}{_EMOJI_MODS}]*(?:\u200d[^\w\s][{_MARKS}{_EMOJI_MODS}]*)*"  # symbol/emoji
     rf"|[{_MARKS}{_EMOJI_MODS}\u200d]+"  # stray marks
 )

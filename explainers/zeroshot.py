@@ -16,18 +16,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from string import Formatter
 
 import numpy as np
 import torch
 
 from .checkpoints import Classifier
-from .errors import ExplainerError
-from .scoring import TextTokens, check_text, padding_id
+from .errors import ExplainerError, shown
+from .scoring import TextTokens, check_characters, check_text, padding_id
 
 DEFAULT_TEMPLATE = "This example is {}."  # the pipeline's default, for NLI models
 DEFAULT_TEMPLATE_SIMILARITY = "A {} news story."  # builtin:zeroshot's default: best of 7 on AG News dev (bench/)
 MAX_LABELS = 20
 MAX_LABEL_CHARS = 200
+MAX_TEMPLATE_CHARS = 1_000  # a sentence around the label; longer crowds out the text
 # builtin:zeroshot: softmax(SCALE * cos) over labels; sigmoid(SCALE * (cos - CENTER)) per label.
 SCALE = 20.0
 CENTER = 0.25
@@ -46,15 +48,28 @@ class Candidates:
 
 
 def candidates(labels, template: str = DEFAULT_TEMPLATE, multi_label: bool = False) -> Candidates:
-    """Clean and check candidate labels and the hypothesis template, noting what was changed."""
+    """Clean and check candidate labels and the hypothesis template, noting what was changed.
+
+    Cleaned with a notice: labels' surrounding spaces, blank labels, duplicates. Refused, naming the label
+    by its place in the list: no labels left, more than MAX_LABELS, a label over MAX_LABEL_CHARS, anything
+    but strings, control characters and lone surrogates (``check_characters``: what a text refuses).
+    The template: a string of at most MAX_TEMPLATE_CHARS with exactly one plain '{}' (no index, name,
+    attribute or format spec: the label goes in as it is), other braces doubled.
+    """
     notices = []
     if isinstance(labels, str):
         labels = labels.split(",")
     if labels is None or not isinstance(labels, (list, tuple)):
         raise ExplainerError("Give candidate labels: a list such as ['sports', 'politics'] "
                              "or a comma-separated string.")
-    if not all(isinstance(label, str) for label in labels):
-        raise ExplainerError("Candidate labels must be strings.")
+    for i, label in enumerate(labels, 1):
+        if not isinstance(label, str):
+            raise ExplainerError(f"Candidate labels must be strings; label {i} is {shown(label)} "
+                                 f"({type(label).__name__}).")
+        if len(label.strip()) > MAX_LABEL_CHARS:
+            raise ExplainerError(f"Candidate label {i} has {len(label.strip()):,} characters; labels must be at most "
+                                 f"{MAX_LABEL_CHARS} characters each. Shorten it.")
+        check_characters(label.strip(), f"Candidate label {i} {shown(label.strip(), 40)}")
     named = [label.strip() for label in labels if label.strip()]
     cleaned = list(dict.fromkeys(named))
     if len(cleaned) < len(named):
@@ -65,20 +80,38 @@ def candidates(labels, template: str = DEFAULT_TEMPLATE, multi_label: bool = Fal
         raise ExplainerError("No candidate labels: give at least one label, e.g. 'sports, politics'.")
     if len(cleaned) > MAX_LABELS:
         raise ExplainerError(f"{len(cleaned)} candidate labels is too many; use at most {MAX_LABELS}.")
-    if any(len(label) > MAX_LABEL_CHARS for label in cleaned):
-        raise ExplainerError(f"Candidate labels must be at most {MAX_LABEL_CHARS} characters each.")
-    if not isinstance(template, str) or template.count("{}") != 1:
-        raise ExplainerError("The hypothesis template must contain '{}' exactly once, e.g. 'This example is {}.'")
-    try:
-        template.format("x")
-    except (IndexError, KeyError, ValueError):
-        raise ExplainerError("The hypothesis template may contain no braces other than one '{}' "
-                             "(write '{{' or '}}' for literal braces).") from None
+    _check_template(template)
     if len(cleaned) == 1 and not multi_label:
         multi_label = True
         notices.append("With a single label, its score is entailment vs contradiction (multi-label mode), "
                        "as in the transformers pipeline.")
     return Candidates(tuple(cleaned), template, bool(multi_label), tuple(notices))
+
+
+def _check_template(template) -> str:
+    """The hypothesis template, when it has exactly one plain '{}' (Formatter.parse reads braces as
+    str.format does, so '{{}}' is a literal and '{0}', '{name}', '{:>9}' are refused by name)."""
+    example = "e.g. 'This example is {}.'"
+    if not isinstance(template, str):
+        raise ExplainerError(f"The hypothesis template must be a string with one '{{}}', {example}; "
+                             f"got {type(template).__name__}.")
+    if len(template) > MAX_TEMPLATE_CHARS:
+        raise ExplainerError(f"The hypothesis template has {len(template):,} characters; the limit is "
+                             f"{MAX_TEMPLATE_CHARS:,}. Shorten it.")
+    check_characters(template, "The hypothesis template")
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(template)
+                  if name is not None]
+    except ValueError:
+        raise ExplainerError("The hypothesis template has a brace that is not part of its '{}' "
+                             "(write '{{' or '}}' for literal braces).") from None
+    if len(fields) != 1:
+        raise ExplainerError(f"The hypothesis template must contain '{{}}' exactly once, {example} "
+                             f"(it has {len(fields)} placeholders; write '{{{{' or '}}}}' for literal braces).")
+    if fields[0] != ("", "", None):
+        raise ExplainerError(f"The hypothesis template's placeholder must be a plain '{{}}', {example}: "
+                             "no number, name, attribute or format inside the braces.")
+    return template
 
 
 def default_template(clf: Classifier) -> str:

@@ -70,3 +70,14 @@ def test_cli_one_output_head_prints_its_raw_score(tiny_folder):
     assert f"raw score: {raw:.4f} (one-output head)" in out.stdout and "prediction:" not in out.stdout
     out = run("--checkpoint", folder, "--text", "a gripping film", "--contrast", "LABEL_0")
     assert out.returncode == 2 and "no other label to contrast" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_cli_time_limit_stops_with_a_message(tiny_folder, capsys):
+    from explainers import cli
+
+    folder = str(tiny_folder("bert"))
+    capsys.readouterr()  # building the tiny checkpoint prints progress
+    assert cli.main(["explain", "--checkpoint", folder, "--text", "a gripping film", "--time-limit", "0.000001"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: The explanation was stopped after")
+    assert cli.main(["explain", "--checkpoint", folder, "--text", "a gripping film", "--time-limit", "0"]) == 2
+    assert "time_limit must be a number of seconds above 0" in capsys.readouterr().err
