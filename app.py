@@ -45,7 +45,9 @@ def submit(option_keys: dict[str, str]) -> None:
                  template="" if template == st.session_state.get("default_template") else template,
                  multi_label=bool(get("w.multi_label", False)), mode=get("w.mode", "labels"),
                  hypothesis=get("w.hypothesis", state.request().hypothesis), method=method.name,
-                 target=get("w.target") or "", contrast=get("w.contrast") or "", options=options)
+                 target=get("w.target") or "", contrast=get("w.contrast") or "", options=options,
+                 long_text=get("w.long_text", state.request().long_text),
+                 window_aggregate=get("w.window_aggregate", state.request().window_aggregate))
     if st.session_state.get("one_output"):  # no target or contrast widgets: nothing to carry over
         state.update(target="", contrast="")
 
@@ -69,6 +71,8 @@ def target_labels(req: state.Request) -> tuple[list[str], list[str]]:
 ONE_OUTPUT_FORM = ("One output: its raw score is what is explained. There is no label to choose, and no other "
                    "label to contrast it with.")
 ONE_OUTPUT_HEADLINE = "one-output head: a reward, regression or relevance score; no probabilities"
+LONG_TEXT = {"truncate": "explain the part it reads", "windows": "explain all of it in sliding windows"}
+WINDOW_AGGREGATES = {"mean": "mean over the windows", "max": "each label's highest", "first": "the first window's"}
 
 
 def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
@@ -80,7 +84,18 @@ def form(req: state.Request, clf: ex.Classifier, labels: list[str]) -> None:
     if kind != "attribution":
         st.caption(ex.METHOD_KINDS[kind])
     with st.form("explain_form", border=False):
-        st.text_area("Text", key=state.widget_default("text", req.text), height=110, max_chars=20_000)
+        st.text_area("Text", key=state.widget_default("text", req.text), height=110,
+                     max_chars=models.limits().max_chars)
+        w1, w2 = st.columns([3, 2])
+        w1.radio(f"A text longer than the model reads ({clf.max_length:,} tokens)", list(LONG_TEXT), horizontal=True,
+                 key=state.widget_default("long_text", req.long_text), format_func=LONG_TEXT.get,
+                 help="Sliding windows: overlapping windows of as many tokens as the model reads, each explained "
+                      "on its own against the same label, their word scores stitched back onto your text.")
+        w2.selectbox("Whole-text prediction (sliding windows)", list(WINDOW_AGGREGATES),
+                     format_func=WINDOW_AGGREGATES.get,
+                     key=state.widget_default("window_aggregate", req.window_aggregate),
+                     help="The model never reads the whole text at once: the prediction shown for it is this "
+                          "aggregate of the windows' probabilities (each window's own is in the table).")
         if clf.task == "nli":
             st.radio("Use the NLI model for", ["labels", "pair"], horizontal=True,
                      key=state.widget_default("mode", req.mode),
@@ -116,6 +131,8 @@ def estimate(req: state.Request) -> ex.Estimate | None:
     timed passes (``ex.estimate``, about five examples' worth of work) say how long it takes here;
     shown when that is over models.ESTIMATE_FROM_SECONDS. Smaller explanations start at once, and
     their progress bar says the time left."""
+    if req.long_text == "windows":  # ex.flops reads one window's worth; the progress bar says the time left
+        return None
     work = models.flops(req)
     if work is None or work < models.ESTIMATE_FROM_FLOPS:
         return None
@@ -152,9 +169,14 @@ def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:
 REMOVALS = {"mask": "masking them", "delete": "deleting them"}
 
 
-def faithfulness(req: state.Request) -> None:
+def faithfulness(req: state.Request, exp: ex.Explanation) -> None:
     """Evidence beside the explanation: does removing its top words move the score more than random ones?"""
     st.subheader("How far to trust it")
+    if exp.extras.get("windows"):
+        st.info("Not measured for sliding windows: removing words from the whole text would test a model pass "
+                "that no window explained (the model never read the whole text at once). Choose “explain the part "
+                "it reads” to measure the first part.")
+        return
     removal = st.radio("Remove words by", list(REMOVALS), horizontal=True, key="w.removal", format_func=REMOVALS.get,
                        help="Masking replaces each piece of a word by the mask token (the text keeps its length); "
                             "deleting takes the word out of the text, as a person would.")
@@ -184,7 +206,7 @@ def results(exp: ex.Explanation) -> None:
     scale, top k) reruns only this, not the page (bench/RESULTS.md: the view-only rerun)."""
     signed = bool(exp.extras.get("signed", True))
     for notice in exp.prediction.notices:
-        st.info(notice)
+        st.info(ex.html.markdown_escape(notice))
     v1, v2, v3 = st.columns(3)
     view = v1.radio("Show", ["words", "tokens"], horizontal=True, key="w.view")
     scale_mode = v2.radio("Colour scale", ["max", "p95"], horizontal=True, key="w.scale",
@@ -194,28 +216,36 @@ def results(exp: ex.Explanation) -> None:
     scale = ex.plots.scale_of([u.score for u in shown], scale_mode)
 
     raw = exp.prediction.output == "score"
+    windows = exp.extras.get("windows", [])
+    over = f" ({exp.extras['long_text']['aggregate']} of {len(windows)} windows)" if windows else ""
     left, right = st.columns([3, 2])
     with left:
         if raw:
-            headline = f"Raw score **{exp.score:.4f}** ({ONE_OUTPUT_HEADLINE})"
+            headline = f"Raw score **{exp.score:.4f}**{over} ({ONE_OUTPUT_HEADLINE})"
         else:
-            headline = f"**{exp.prediction.label}** predicted; explaining **{exp.target}** = {exp.score:.4f}"
+            label, target = ex.html.markdown_escape(exp.prediction.label), ex.html.markdown_escape(exp.target)
+            headline = f"**{label}** predicted{over}; explaining **{target}** = {exp.score:.4f}"
         if "contrast" in exp.extras:
-            headline += f" minus **{exp.extras['contrast']}**"
+            headline += f" minus **{ex.html.markdown_escape(exp.extras['contrast'])}**"
         st.markdown(headline)
         st.html(ex.html.legend(scale, exp.target, signed, raw=raw))
         st.html(ex.html.text_panel(exp.text, shown, scale))
         if exp.truncated:
-            st.warning("The text is longer than the model reads; only its first part was explained.")
+            st.warning("The text is longer than the model reads; only its first part was explained. Choose "
+                       "“explain all of it in sliding windows” above to explain the rest too.")
+        elif not windows and state.request().long_text == "windows":
+            st.caption("The model reads this text whole: no windows were needed.")
     with right:
         if raw:
             st.metric("Score (raw output)", f"{exp.prediction.scores[exp.target]:.4f}", border=True,
-                      help=f"What the model's one output ({exp.target}) gives this text, as it is: any real number, "
-                           "not a probability. The word scores explain this number.")
+                      help=f"What the model's one output ({ex.html.markdown_escape(exp.target)}) gives this text, "
+                           "as it is: any real number, not a probability. The word scores explain this number.")
         else:
             st.plotly_chart(ex.plots.probabilities(exp.prediction, exp.target), width="stretch")
 
     details(exp)
+    if windows:
+        window_table(exp)
     t1, t2 = st.columns([2, 3])
     table = pd.DataFrame([{"text": u.text, "start": u.start, "score": u.score}
                           for u in ex.plots.strongest(shown, top_k)], columns=["text", "start", "score"])
@@ -230,13 +260,19 @@ def details(exp: ex.Explanation) -> None:
         how = (f"to {exp.options['tolerance']:.1%} tolerance" if exp.options.get("n_steps") is None
                else "as asked")
         facts.append(f"{exp.extras['steps']} steps {how} ({exp.extras['integration']})")
+    steps = [w["steps"] for w in exp.extras.get("windows", []) if "steps" in w]
+    if steps:  # sliding windows: each window integrates on its own
+        facts.append(f"{min(steps)}–{max(steps)} steps per window" if min(steps) < max(steps)
+                     else f"{steps[0]} steps per window")
     if exp.options.get("baseline"):
         facts.append(f"baseline token: {exp.options['baseline']}")
     if exp.options.get("precision") == "bf16":
         facts.append("bf16 matrix products (F and completeness in float32)")
     facts.append(f"{exp.extras.get('seconds', 0):.2f} s")
     st.caption(" · ".join(facts))
-    if exp.convergence_error is not None:
+    if exp.extras.get("windows"):
+        window_convergence(exp)
+    elif exp.convergence_error is not None:
         text = (f"Attributions sum to F(x) − F(baseline) = {exp.score:.4f} − {exp.baseline_score:.4f} = "
                 f"{exp.gap:+.4f}; convergence error {exp.delta:+.2e} ({exp.convergence_error:.1%}).")
         if exp.extras.get("cap_hit"):
@@ -257,6 +293,51 @@ def details(exp: ex.Explanation) -> None:
         total = exp.extras["hypothesis_total"]
         st.caption(f"Hypothesis tokens (template and label words, all pairs) contribute {total:+.4f} of the "
                    f"{exp.gap:+.4f} change ({exp.share_of_gap(total):.0%}); the text's words the rest.")
+
+
+def window_convergence(exp: ex.Explanation) -> None:
+    """Sliding windows: each window's completeness is its own (no one F(baseline) for the whole text)."""
+    error = exp.convergence_error
+    if error is None:
+        return
+    text = (f"Each window's attributions sum to its own F(x) − F(baseline); the largest convergence error over the "
+            f"{len(exp.extras['windows'])} windows is {error:.1%} (the table below has each).")
+    if exp.extras.get("cap_hit") or not exp.converged:
+        st.warning(text + " Trust these scores less: raise the number of steps.", icon="⚠️")
+        more = ex.more_steps(exp.options)
+        if more is not None:
+            name, value = next(iter(more.items()))
+            label = f"Re-run with {value} steps" if name == "n_steps" else f"Re-run with a cap of {value} steps"
+            if st.button(label, on_click=more_steps, args=(more,), type="primary"):
+                st.rerun(scope="app")
+    else:
+        st.caption(text)
+
+
+def window_table(exp: ex.Explanation) -> None:
+    """Each window's own prediction and numbers; the whole text's prediction is only their aggregate."""
+    windows, setting = exp.extras["windows"], exp.extras["long_text"]
+    raw = exp.prediction.output == "score"
+    column = "score of the explained label" if raw else "probability of the explained label"
+    rows = []
+    for w in windows:
+        error = w.get("convergence_error")
+        rows.append({"window": w["index"] + 1, "characters": f"{w['start']:,}–{w['end']:,}",
+                     "tokens": f"{w['first_token']:,}–{w['last_token']:,}", "predicted": w["label"],
+                     column: w["scores"].get(exp.target), "explained score": w["score"],
+                     "convergence": ("—" if error is None else f"{error:.1%}" + (" (cap hit)" if w.get("cap_hit")
+                                                                                  else ""))})
+    st.markdown("**The windows, as the model read them**")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    rule = ("the window where it is farthest from a cut" if setting["overlap"] == "central"
+            else "the mean over the windows that hold it")
+    what = "scores" if raw else "probabilities"
+    said = {"mean": f"mean of the windows' {what}", "max": f"highest of each label's {what} over the windows",
+            "first": f"first window's {what}"}[setting["aggregate"]]
+    st.caption(f"The model never read the whole text at once: {len(windows)} windows of {setting['window_tokens']:,} "
+               f"tokens, {setting['stride']:,} tokens apart, each read and explained as a text of its own against "
+               f"the same label. The prediction above is the {said}, not the model's own; each word's score comes "
+               f"from {rule}.")
 
 
 def downloads(exp: ex.Explanation, shown, scale: float) -> None:
@@ -286,14 +367,14 @@ def main() -> None:
     labels, problems = target_labels(req)
     form(req, clf, labels)
     for problem in problems:
-        st.error(problem, icon="⚠️")
+        st.error(ex.html.markdown_escape(problem), icon="⚠️")
     state.publish()
     if problems:
         return
     exp = compute(req, clf)
     if exp is not None:
         results(exp)
-        faithfulness(req)
+        faithfulness(req, exp)
 
 
 main()

@@ -46,8 +46,8 @@ def controls(maps: ex.AttentionMaps):
                               key=state.widget_default("attn.stream", "encoder"))
     n = len(maps.streams[stream].key_tokens)
     keep_valid("w.attn.top_k", range(min(5, n), n + 1), min(n, 60))
-    top_k = c3.slider("Tokens shown", min(5, n), n, min(n, 60), key="w.attn.top_k",
-                      help="The most attended-to tokens; the rest are hidden, and the caption says how many.")
+    top_k = slider(c3, "Tokens shown", min(5, n), n, min(n, 60), key="w.attn.top_k",
+                   help="The most attended-to tokens; the rest are hidden, and the caption says how many.")
     hide_special = c4.toggle("Hide special tokens", key=state.widget_default("attn.hide_special", True),
                              help="[CLS], [SEP] and the like often take most of the attention and flatten the "
                                   "colour scale for the words.")
@@ -66,10 +66,19 @@ def by_layer(maps: ex.AttentionMaps, stream: str, how: str, top_k: int, hide_spe
     st.caption(shown_caption(keep, len(s.key_tokens), s.key_special, hide_special, "attention from it")
                + f" Heads combined by {COMBINATIONS[how]}.")
     if s.head_relevance is not None:
-        with st.expander(f"Which heads matter for {maps.target}", expanded=how == "gradient"):
+        with st.expander(f"Which heads matter for {ex.html.markdown_escape(maps.target)}", expanded=how == "gradient"):
             st.plotly_chart(ex.plots.head_relevance(s.head_relevance, maps.target), width="stretch")
             st.caption("Each head's sum of (attention × d score / d attention), negatives clipped: "
-                       f"heads whose attention pushes the score of {maps.target} up.")
+                       f"heads whose attention pushes the score of {ex.html.markdown_escape(maps.target)} up.")
+
+
+def slider(col, label: str, low: int, high: int, value: int, key: str, help: str | None = None) -> int:
+    """A slider from ``low`` to ``high``; where there is nothing to choose (a text of five tokens or fewer,
+    a model of one layer), the one value as a caption: a slider needs two."""
+    if low >= high:
+        col.caption(f"{label}: {high}")
+        return high
+    return col.slider(label, low, high, value, key=key, help=help)
 
 
 def one_layer(maps: ex.AttentionMaps, stream: str, how: str, top_k: int, hide_special: bool):
@@ -78,7 +87,7 @@ def one_layer(maps: ex.AttentionMaps, stream: str, how: str, top_k: int, hide_sp
     c1, c2 = st.columns([3, 2])
     keep_valid("w.attn.layer", range(1, s.layers + 1), s.layers)
     keep_valid("w.attn.head", ["combined", *range(1, s.heads + 1)], "combined")
-    layer = c1.slider("Layer", 1, s.layers, s.layers, key="w.attn.layer") - 1
+    layer = slider(c1, "Layer", 1, s.layers, s.layers, key="w.attn.layer") - 1
     head = c2.selectbox("Head", ["combined"] + list(range(1, s.heads + 1)), key="w.attn.head",
                         format_func=lambda h: "all heads, combined as above" if h == "combined" else f"head {h}")
     matrix = combine_heads(s, how)[layer] if head == "combined" else s.weights[layer, head - 1]
@@ -117,7 +126,8 @@ def rollout_vs_attribution(maps: ex.AttentionMaps, how: str, exp: ex.Explanation
     if exp is None:
         return
     with right:
-        st.markdown(f"**{ex.METHODS[exp.method].title}** for **{exp.target}** (the Explain page's settings)")
+        st.markdown(f"**{ex.METHODS[exp.method].title}** for **{ex.html.markdown_escape(exp.target)}** "
+                    "(the Explain page's settings)")
         scale = ex.plots.scale_of([w.score for w in exp.words])
         st.html(ex.html.legend(scale, exp.target, bool(exp.extras.get("signed", True))))
         st.html(ex.html.text_panel(exp.text, exp.words, scale))
@@ -142,7 +152,7 @@ def base_comparison(req: state.Request, maps: ex.AttentionMaps, stream: str, how
     if not other:
         return
     slot = st.empty()
-    with st.spinner(f"Attention of {other}…"):
+    with st.spinner(f"Attention of {ex.html.markdown_escape(other)}…"):
         # gradient-weighted maps of both models must weight by the same label's score
         base = models.safely(slot, models.attention, other, "", "", req.text,
                              (maps.target or "") if how == "gradient" else "")
@@ -163,7 +173,8 @@ def base_comparison(req: state.Request, maps: ex.AttentionMaps, stream: str, how
     st.plotly_chart(ex.plots.attention_matrix(matrix, s.query_tokens, s.key_tokens, keep_full, keep_full,
                                            f"Layer {layer + 1}: {req.checkpoint} minus {other}", diverging=True,
                                            value="difference"), width="stretch")
-    st.caption(f"Blue: {req.checkpoint} attends more than {other}; red: less (heads combined by {how}). "
+    st.caption(f"Blue: {ex.html.markdown_escape(req.checkpoint)} attends more than {ex.html.markdown_escape(other)}; "
+               f"red: less (heads combined by {how}). "
                + shown_caption(keep, len(s.key_tokens), s.key_special, hide_special, "change"))
 
 
@@ -175,7 +186,8 @@ def main() -> None:
         return
     req = state.request()
     with st.form("attention_form", border=False):
-        st.text_area("Text", key=state.widget_default("text", req.text), height=110, max_chars=20_000)
+        st.text_area("Text", key=state.widget_default("text", req.text), height=110,
+                     max_chars=models.limits().max_chars)
         target = ""
         keep_valid("w.attn.target", ["", *clf.labels], "")
         if clf.labels:

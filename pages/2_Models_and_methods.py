@@ -53,7 +53,7 @@ st.title("Models & methods")
 st.subheader("Checkpoints")
 st.markdown("Built-ins ship with the app and work offline. Hub checkpoints are downloaded on first use "
             "(when the server can reach the Hugging Face Hub); custom model code is never run. "
-            f"Checkpoints of up to {models.MAX_PARAMETERS / 1e9:g} billion parameters load here.")
+            f"Checkpoints of up to {models.limits().max_parameters / 1e9:g} billion parameters load here.")
 rows = [{"checkpoint": f"builtin:{name}", "what": spec.title, "offline": "yes"} for name, spec in ex.BUILTINS.items()]
 rows += [{"checkpoint": ckpt, "what": what, "offline": "no"} for ckpt, what in models.CURATED.items()]
 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
@@ -120,5 +120,5 @@ st.markdown("The Attention page reads every layer's and head's attention from an
               "combined map, renormalises the rows and multiplies through the layers.")
 
 if clf is not None:
-    st.subheader(f"Loaded now: {clf.checkpoint}")
+    st.subheader(f"Loaded now: {ex.html.markdown_escape(clf.checkpoint)}")
     st.json(clf.facts())

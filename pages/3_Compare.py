@@ -30,7 +30,7 @@ def for_both(a: compare.Side, b: compare.Side, text: str, compute, doing) -> tup
     out = []
     for side in (a, b):
         slot = st.empty()
-        with st.spinner(f"{side.name}: {doing(side)}…"):
+        with st.spinner(f"{side.name}: {ex.html.markdown_escape(doing(side))}…"):
             out.append(models.safely(slot, compute, cs.request(side.name.lower(), text)))
     return None if None in out else tuple(out)
 
@@ -51,14 +51,15 @@ def results(a: compare.Side, b: compare.Side, exp_a: ex.Explanation, exp_b: ex.E
         with col:
             score = exp.prediction.scores[exp.prediction.label]
             raw = exp.prediction.output == "score"
-            said = "gives a raw score of" if raw else f"predicts **{exp.prediction.label}**"
+            said = "gives a raw score of" if raw else f"predicts **{ex.html.markdown_escape(exp.prediction.label)}**"
             st.markdown(f"**{side.name}** {said} ({score:.3f})")
             st.plotly_chart(ex.plots.probabilities(exp.prediction, exp.target, title=side.title), width="stretch")
     agreement(result)
     for side, exp, words in ((a, exp_a, exp_a.words), (b, exp_b, exp_b.words)):
         signed = bool(exp.extras.get("signed", True))
         scale = ex.plots.scale_of([w.score for w in words])
-        st.markdown(f"**{side.title}**, explaining **{exp.target}** = {exp.score:.4f}")
+        st.markdown(f"**{ex.html.markdown_escape(side.title)}**, explaining **{ex.html.markdown_escape(exp.target)}** "
+                    f"= {exp.score:.4f}")
         st.html(ex.html.legend(scale, exp.target, signed, raw=exp.prediction.output == "score"))
         st.html(ex.html.text_panel(exp.text, words, scale))
         if exp.truncated:
@@ -123,7 +124,7 @@ def attention(a: compare.Side, b: compare.Side, text: str) -> None:
     maps = []
     for side in (a, b):
         slot = st.empty()
-        with st.spinner(f"Attention of {side.checkpoint}…"):
+        with st.spinner(f"Attention of {ex.html.markdown_escape(side.checkpoint)}…"):
             maps.append(models.safely(slot, models.attention, side.checkpoint, side.revision, "", text, ""))
     if None in maps:
         return
@@ -183,7 +184,8 @@ def faithful(a: compare.Side, b: compare.Side, text: str) -> None:
 def one_text(a: compare.Side, b: compare.Side) -> None:
     cs = compare.current()
     with st.form("compare_form", border=False):
-        st.text_area("Text", key=state.widget_default("cmp.text", cs.text), height=110, max_chars=20_000)
+        st.text_area("Text", key=state.widget_default("cmp.text", cs.text), height=110,
+                     max_chars=models.limits().max_chars)
         st.form_submit_button("Compare", type="primary", on_click=submit_text)
     compare.publish()
     both = explain_both(a, b, cs.text)
@@ -324,9 +326,9 @@ def columns(a: compare.Side, b: compare.Side) -> dict:
         "row": cc.NumberColumn("row", width="small"),
         "text": cc.TextColumn("text"),
         "gold": cc.TextColumn("gold"),
-        "a_label": cc.TextColumn("A", help=a.title),
+        "a_label": cc.TextColumn("A", help=ex.html.markdown_escape(a.title)),
         "a_score": cc.NumberColumn("A score", format="%.3f", help="probability of A's label"),
-        "b_label": cc.TextColumn("B", help=b.title),
+        "b_label": cc.TextColumn("B", help=ex.html.markdown_escape(b.title)),
         "b_score": cc.NumberColumn("B score", format="%.3f", help="probability of B's label"),
         "agree": cc.CheckboxColumn("agree", help="A and B predict the same label"),
         "a_wrong": cc.CheckboxColumn("A wrong", help="A's label is not the gold label"),

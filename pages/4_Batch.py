@@ -27,7 +27,7 @@ DEFAULT_METHOD = "saliency"  # one pass per batch of texts: a few hundred rows i
 
 def md(text) -> str:
     """User text (file and column names, labels) shown literally inside markdown."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:])", r"\\\1", str(text))
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$:/&])", r"\\\1", str(text))  # "/": Streamlit's :material/…:
 
 
 # --------------------------------------------------------------------------- the file and the job
@@ -149,10 +149,13 @@ def compute(job: ex.batch.Job, frame: pd.DataFrame, clf: ex.Classifier, name: st
     """Every row predicted and explained (a progress bar with rows done and time left), summarised once."""
     slot = st.empty()
     bar = slot.progress(0.0, text=f"{ex.METHODS[job.method].title}: starting on {len(frame):,} rows…")
-    started = time.perf_counter()
+    started, limit = time.perf_counter(), models.limits().seconds
 
     def progress(done: int, total: int) -> None:
         elapsed = time.perf_counter() - started
+        if elapsed > limit:  # called between passes: the run stops there, with a message
+            raise ex.TimeLimitExceeded(f"The batch run was stopped after {elapsed:.0f} s: the time limit here is "
+                                       f"{limit:g} s. Upload fewer rows, or pick a faster method (saliency).")
         left = f" · about {seconds(elapsed / done * (total - done))} left" if 0 < done < total else ""
         bar.progress(done / total if total else 1.0, text=f"{ex.METHODS[job.method].title}: {done:,} of "
                                                           f"{total:,} rows{left}")
@@ -190,7 +193,7 @@ def summary(rec: dict) -> None:
         cols[2].metric("Misclassified", f"{int((~table['correct']).sum()):,}")
     else:
         top = table["predicted_label"].value_counts()
-        cols[1].metric("Most predicted", str(top.index[0]))
+        cols[1].metric("Most predicted", md(top.index[0]))  # a metric's value is markdown too
         cols[2].metric("Its rows", f"{top.iloc[0]:,} ({top.iloc[0] / len(table):.0%})")
     cols[3].metric("Time", seconds(rec["seconds"]))
     unconverged = ex.report.convergence_note(table)

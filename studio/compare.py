@@ -146,15 +146,15 @@ def picker(side: str) -> Side:
     clf = None
     if checkpoint:
         try:
-            with st.spinner(f"Loading {checkpoint}…"):
+            with st.spinner(f"Loading {ex.html.markdown_escape(checkpoint)}…"):
                 clf = models.load(checkpoint, revision, "")
         except ex.ExplainerError as err:
-            st.error(str(err), icon="⚠️")
+            st.error(ex.html.markdown_escape(err), icon="⚠️")
     else:
         st.info("Give a checkpoint.")
     if clf is not None:
         facts = clf.facts()
-        labels = ", ".join(clf.labels) if clf.labels else "zero-shot over your labels"
+        labels = ex.html.markdown_escape(", ".join(clf.labels)) if clf.labels else "zero-shot over your labels"
         st.caption(f"{facts['family']} · {facts['layers']} layers × {facts['heads']} heads · "
                    f"{facts['parameters'] / 1e6:,.1f}M parameters · labels: {labels}")
     return Side(name, checkpoint, revision, getattr(cs, f"{side}_method"), clf)

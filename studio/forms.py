@@ -35,12 +35,17 @@ def method_options(method: str, prefix: str, values: Mapping | None = None,
                               key=f"w.{prefix}.{m.name}.{name}.fixed")
                 continue
             seed = values.get(name, models.option_default(method, name))
+            try:  # a URL can carry any value: a widget starts from one it can show, else the default
+                seed = opt.check(name, seed)
+            except ex.ExplainerError:
+                seed = models.option_default(method, name)
             key = state.widget_default(f"{prefix}.{m.name}.{name}", seed)
             if opt.choices is not None:
                 col.selectbox(name, list(opt.choices), key=key, help=opt.help,
                               format_func=str)
             elif opt.kind is int:
-                col.number_input(name, min_value=int(opt.low), max_value=int(opt.high), step=1, key=key,
+                high = min(int(opt.high), models.limits().max_steps) if name in models.STEP_OPTIONS else int(opt.high)
+                col.number_input(name, min_value=int(opt.low), max_value=high, step=1, key=key,
                                  help=opt.help, placeholder="auto" if opt.optional else None)
             else:
                 col.number_input(name, min_value=float(opt.low), max_value=float(opt.high), step=0.05, key=key,

@@ -2,10 +2,14 @@
 cached by everything they depend on, so view-only reruns recompute nothing."""
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
+import threading
 from contextvars import ContextVar
+from dataclasses import dataclass
+from pathlib import Path
 
 import streamlit as st
 import torch
@@ -23,7 +27,6 @@ CURATED = {
 OTHER = "Other hub id…"
 LOCAL = "Local folder…"
 MAX_MODELS = int(os.environ.get("STUDIO_MAX_MODELS", "3"))
-MAX_PARAMETERS = float(os.environ.get("STUDIO_MAX_PARAMETERS", "1e9"))  # refused before download
 # An explanation is timed before it starts (ex.estimate: about five examples' worth of passes) only when its
 # arithmetic (ex.flops) is over ESTIMATE_FROM_FLOPS, about 10 s on a 2-core CPU; the estimate is shown when
 # it says more than ESTIMATE_FROM_SECONDS. Below, the progress bar's time left is enough.
@@ -31,13 +34,87 @@ ESTIMATE_FROM_FLOPS = 1.5e12
 ESTIMATE_FROM_SECONDS = 2.0
 
 
+@dataclass(frozen=True)
+class Limits:
+    """What one request may ask of this server. ``STUDIO_PUBLIC=1`` (a public Space, a stakeholder demo)
+    picks conservative defaults; each can be set on its own (``STUDIO_MAX_CHARS``, ``STUDIO_MAX_LABELS``,
+    ``STUDIO_MAX_ROWS``, ``STUDIO_MAX_STEPS``, ``STUDIO_TIME_LIMIT`` in seconds, ``STUDIO_MAX_PARAMETERS``).
+    A public server never reads local folders, whatever STUDIO_ALLOW_LOCAL says."""
+
+    public: bool
+    max_chars: int  # characters of a text
+    max_labels: int  # zero-shot candidate labels
+    max_rows: int  # rows of an uploaded file or pasted list (Batch and Compare pages)
+    max_steps: int  # integration steps, the tolerance mode's cap, and samples (SmoothGrad, LIME, KernelSHAP)
+    seconds: float  # per request: an explanation, its faithfulness, a batch run
+    max_parameters: float  # checkpoints above this are refused before their weights are fetched
+
+
+PUBLIC = Limits(True, max_chars=2_000, max_labels=10, max_rows=100, max_steps=256, seconds=60.0,
+                max_parameters=6e8)
+PRIVATE = Limits(False, max_chars=20_000, max_labels=20, max_rows=500, max_steps=5_000, seconds=900.0,
+                 max_parameters=1e9)
+STEP_OPTIONS = ("n_steps", "max_steps", "samples")
+
+
+def _env_number(name: str, default: float, kind=int):
+    """An operator's setting: a positive number, else the default (and a line in the log)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(float(raw))
+        if value > 0:
+            return value
+    except (ValueError, OverflowError):
+        pass
+    logging.getLogger("studio").warning("%s=%r is not a positive number; using %s", name, raw, default)
+    return default
+
+
+def limits() -> Limits:
+    """This server's limits, from the environment (read on every call: cheap, and tests can change it)."""
+    public = os.environ.get("STUDIO_PUBLIC", "").strip().lower() in ("1", "true", "yes")
+    base = PUBLIC if public else PRIVATE
+    return Limits(public, max_chars=_env_number("STUDIO_MAX_CHARS", base.max_chars),
+                  max_labels=_env_number("STUDIO_MAX_LABELS", base.max_labels),
+                  max_rows=_env_number("STUDIO_MAX_ROWS", base.max_rows),
+                  max_steps=_env_number("STUDIO_MAX_STEPS", base.max_steps),
+                  seconds=_env_number("STUDIO_TIME_LIMIT", base.seconds, float),
+                  max_parameters=_env_number("STUDIO_MAX_PARAMETERS", base.max_parameters, float))
+
+
 def max_rows() -> int:
     """The deployment's limit on the rows of an uploaded file or pasted list (Batch and Compare pages):
-    STUDIO_MAX_ROWS, default 500; keep it small on a public Space."""
-    try:
-        return max(1, int(os.environ.get("STUDIO_MAX_ROWS", "500")))
-    except ValueError:
-        return 500
+    ``limits().max_rows`` (STUDIO_MAX_ROWS; 500, or 100 on a public server)."""
+    return limits().max_rows
+
+
+def _where() -> str:
+    return "this public demo" if limits().public else "this server"
+
+
+def check_length(text: str) -> None:
+    """A text within this server's character limit."""
+    if isinstance(text, str) and len(text) > limits().max_chars:
+        raise ex.ExplainerError(f"The text has {len(text):,} characters; {_where()} explains up to "
+                                f"{limits().max_chars:,}. Shorten it.")
+
+
+def check_request(req) -> None:
+    """Refuse what this server's limits do not allow (a URL can ask for more than the form lets one
+    type), naming the limit; ExplainerError, shown where the result would be."""
+    check_length(req.text)
+    lim, where = limits(), _where()
+    inputs = task_inputs(req)
+    labels = inputs.get("labels")
+    if isinstance(labels, str) and len([x for x in labels.split(",") if x.strip()]) > lim.max_labels:
+        raise ex.ExplainerError(f"{where.capitalize()} takes up to {lim.max_labels} candidate labels; remove some.")
+    for name in STEP_OPTIONS:
+        value = req.options.get(name)
+        if isinstance(value, (int, float)) and value > lim.max_steps:
+            raise ex.ExplainerError(f"{name}={value:,} is more than {where} runs (at most {lim.max_steps:,}). "
+                                    "Lower it.")
 
 
 def precision() -> str:
@@ -67,8 +144,28 @@ def with_app_defaults(method: str, options: dict) -> dict:
 
 
 def local_folders_allowed() -> bool:
-    """Off unless the operator enables it: a public Space must not read its own disk."""
-    return os.environ.get("STUDIO_ALLOW_LOCAL", "").lower() in ("1", "true", "yes")
+    """Off unless the operator enables it (STUDIO_ALLOW_LOCAL=1), and always off on a public server:
+    a public Space must not read its own disk."""
+    return os.environ.get("STUDIO_ALLOW_LOCAL", "").lower() in ("1", "true", "yes") and not limits().public
+
+
+def local_root() -> Path | None:
+    """STUDIO_LOCAL_ROOT: the one folder local checkpoints may come from (after following links);
+    unset: any folder this process can read."""
+    root = os.environ.get("STUDIO_LOCAL_ROOT", "").strip()
+    return Path(root).resolve() if root else None
+
+
+def check_local(checkpoint: str) -> None:
+    """A local folder is allowed here: local folders are on, and it lies inside STUDIO_LOCAL_ROOT
+    (``..`` and symbolic links followed first, so neither escapes it)."""
+    if not local_folders_allowed():
+        raise ex.ExplainerError("Local folders are disabled on this server (STUDIO_ALLOW_LOCAL=1 enables them; "
+                                "never on a public server, STUDIO_PUBLIC=1).")
+    root = local_root()
+    if root is not None and not Path(checkpoint).resolve().is_relative_to(root):
+        raise ex.ExplainerError(f"{checkpoint!r} is outside the folder this server loads checkpoints from "
+                                f"({root}). Give a folder inside it.")
 
 
 def choices() -> dict[str, str]:
@@ -86,10 +183,10 @@ def _names(label_names: str) -> list[str] | None:
 @st.cache_resource(max_entries=MAX_MODELS, show_spinner=False)
 def load(checkpoint: str, revision: str = "", label_names: str = "") -> ex.Classifier:
     """One instance per (checkpoint, revision, label names) for the whole process. Failures are not cached."""
-    if ex.source_of(checkpoint) == "local" and not local_folders_allowed():
-        raise ex.ExplainerError("Local folders are disabled on this server (STUDIO_ALLOW_LOCAL=1 enables them).")
+    if ex.source_of(checkpoint) == "local":
+        check_local(checkpoint)
     return ex.load(checkpoint, revision=revision or None, label_names=_names(label_names),
-                   max_parameters=MAX_PARAMETERS)
+                   max_parameters=limits().max_parameters)
 
 
 _PROGRESS: ContextVar = ContextVar("progress", default=None)
@@ -102,20 +199,44 @@ def explain_request(req, progress=None) -> ex.Explanation:
     A process-wide LRU rather than st.cache_data: Streamlit replays elements
     touched inside a cached function, and a progress bar must be touched.
     """
+    check_request(req)
+    key = (req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target, req.contrast,
+           tuple(sorted(task_inputs(req).items())), _options(req), tuple(sorted(req.windowing().items())))
     token = _PROGRESS.set(progress)
     try:
-        return _explain(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
-                        req.contrast, tuple(sorted(task_inputs(req).items())), _options(req))
+        with _one_at_a_time(key):
+            return _explain(*key)
     finally:
         _PROGRESS.reset(token)
 
 
+_RUNNING: dict[tuple, threading.Lock] = {}
+_RUNNING_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _one_at_a_time(key: tuple):
+    """Sessions asking for the same explanation at once (a public demo's visitors landing on the same
+    example) compute it once: the others wait, then read it from the cache."""
+    with _RUNNING_LOCK:
+        lock = _RUNNING.setdefault(key, threading.Lock())
+    try:
+        with lock:
+            yield
+    finally:
+        with _RUNNING_LOCK:
+            if not lock.locked():
+                _RUNNING.pop(key, None)
+
+
 @functools.lru_cache(maxsize=256)
 def _explain(checkpoint, revision, label_names, text, method, target, contrast, task_inputs,
-             options) -> ex.Explanation:
+             options, windowing=()) -> ex.Explanation:
+    """``windowing``: a long text's sliding windows (``Request.windowing``), empty for truncation."""
     clf = load(checkpoint, revision, label_names)
     return ex.explain(clf, text, method=method, target=target or None, contrast=contrast or None,
-                      progress=_PROGRESS.get(), **dict(task_inputs), **dict(options))
+                      progress=_PROGRESS.get(), time_limit=limits().seconds, **dict(task_inputs), **dict(options),
+                      **dict(windowing))
 
 
 def estimate_request(req) -> ex.Estimate | None:
@@ -149,14 +270,16 @@ def faithfulness(req, removal: str = "mask") -> ex.Faithfulness:
     cached like the explanation: a view-only rerun recomputes nothing."""
     return _faithfulness(req.checkpoint, req.revision, req.label_names, req.text, req.method, req.target,
                          req.contrast, tuple(sorted(task_inputs(req).items())), _options(req),
-                         removal)
+                         removal, tuple(sorted(req.windowing().items())))
 
 
 @functools.lru_cache(maxsize=256)
 def _faithfulness(checkpoint, revision, label_names, text, method, target, contrast, task_inputs, options,
-                  removal) -> ex.Faithfulness:
-    exp = _explain(checkpoint, revision, label_names, text, method, target, contrast, task_inputs, options)
-    return ex.faithfulness(load(checkpoint, revision, label_names), exp, removal=removal)
+                  removal, windowing=()) -> ex.Faithfulness:
+    exp = _explain(checkpoint, revision, label_names, text, method, target, contrast, task_inputs, options,
+                   windowing)
+    return ex.faithfulness(load(checkpoint, revision, label_names), exp, removal=removal,
+                           time_limit=limits().seconds)
 
 
 def _options(req) -> tuple:
@@ -188,6 +311,7 @@ def task(req) -> ex.Task:
 @functools.lru_cache(maxsize=4)  # maps of a 512-token text are tens of MB (BART-large: GB): keep few
 def attention(checkpoint: str, revision: str, label_names: str, text: str, target: str) -> ex.AttentionMaps:
     """Attention maps (with the gradient-weighted combination for ``target``, '' = predicted), cached."""
+    check_length(text)
     clf = load(checkpoint, revision, label_names)
     return ex.attention(clf, text, target=target or None)
 
@@ -197,7 +321,7 @@ def safely(slot, compute, *args, **kwargs):
     try:
         return compute(*args, **kwargs)
     except ex.ExplainerError as err:
-        slot.error(str(err), icon="⚠️")
+        slot.error(ex.html.markdown_escape(err), icon="⚠️")  # errors quote user text: shown literally
     except Exception as err:
         logging.getLogger("studio").exception("%s failed", getattr(compute, "__name__", "computation"))
         slot.error(f"Something went wrong ({type(err).__name__}). The error was logged.")

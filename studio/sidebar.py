@@ -26,6 +26,11 @@ def render(picker: bool = True) -> ex.Classifier | None:
         st.markdown("### 🔍 Explanation studio")
         for path, label, icon in PAGES:
             st.page_link(path, label=label, icon=icon)
+        lim = models.limits()
+        if lim.public:
+            st.caption(f"Public demo: texts up to {lim.max_chars:,} characters, {lim.max_labels} labels, "
+                       f"{lim.max_rows} rows, {lim.max_steps} steps and {lim.seconds:g} s per request; no local "
+                       "folders. Run the studio yourself for more (see its README).")
         if not picker:
             return None
         st.divider()
@@ -39,19 +44,19 @@ def render(picker: bool = True) -> ex.Classifier | None:
 def _load(req: state.Request) -> ex.Classifier | None:
     """Load the chosen checkpoint; on failure say why and fall back to the last one that worked."""
     try:
-        with st.spinner(f"Loading {req.checkpoint}…"):
+        with st.spinner(f"Loading {ex.html.markdown_escape(req.checkpoint)}…"):
             clf = models.load(req.checkpoint, req.revision, req.label_names)
     except ex.ExplainerError as err:
-        st.error(str(err), icon="⚠️")
+        st.error(ex.html.markdown_escape(err), icon="⚠️")
         good = st.session_state.get("last_good")
         if good and good != (req.checkpoint, req.revision, req.label_names):
             state.update(checkpoint=good[0], revision=good[1], label_names=good[2])
             try:
                 clf = models.load(*good)
             except ex.ExplainerError as again:  # evicted from the cache and now failing too
-                st.error(str(again), icon="⚠️")
+                st.error(ex.html.markdown_escape(again), icon="⚠️")
                 return None
-            st.info(f"Still using {good[0]}.")
+            st.info(f"Still using {ex.html.markdown_escape(good[0])}.")
             return clf
         return None
     st.session_state["last_good"] = (req.checkpoint, req.revision, req.label_names)
@@ -70,7 +75,7 @@ def _facts(clf: ex.Classifier, req: state.Request) -> None:
         rows.append(("output", facts["output"]))
     if clf.labels:
         rows.append(("label" if len(clf.labels) == 1 else "labels", ", ".join(clf.labels)))
-    st.markdown("\n".join(f"- **{k}**: {v}" for k, v in rows))
+    st.markdown("\n".join(f"- **{k}**: {ex.html.markdown_escape(v)}" for k, v in rows))  # labels: user text
     if clf.has_generic_labels or req.label_names:
         key = state.widget_default("label_names", req.label_names)
         one = len(clf.labels) == 1

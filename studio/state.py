@@ -19,6 +19,9 @@ DEFAULT_CHECKPOINT = "builtin:sst2"
 DEFAULT_TEXT = "This is awesome anyone thinking to buy should blindly go for it"
 DEFAULT_LABELS = "positive, negative, shopping, travel"
 MAX_URL_TEXT = 2000  # longer texts are not put in the URL
+SCALARS = (str, int, float, bool, type(None))  # what an option's value in the URL may be
+LONG_TEXT = ("truncate", "windows")  # explainers.windows.LONG_TEXT and AGGREGATES
+WINDOW_AGGREGATES = ("mean", "max", "first")
 
 
 @dataclass
@@ -38,6 +41,14 @@ class Request:
     target: str = ""
     contrast: str = ""
     options: dict = field(default_factory=dict)
+    long_text: str = "truncate"  # a text longer than the model reads: "truncate" or "windows" (sliding windows)
+    window_aggregate: str = "mean"  # windows: the whole text's prediction from the windows' ("mean", "max", "first")
+
+    def windowing(self) -> dict:
+        """What ``ex.explain`` takes for long texts: nothing for truncation (its default)."""
+        if self.long_text != "windows":
+            return {}
+        return {"long_text": "windows", "window_aggregate": self.window_aggregate}
 
     def task_inputs(self, kind: str) -> dict:
         """What this request gives a checkpoint of ``kind`` (Classifier.task): candidate labels for
@@ -72,10 +83,10 @@ class Request:
             if f.name == "options":
                 try:
                     value = json.loads(raw)
-                except json.JSONDecodeError:
+                except ValueError:  # not JSON, or an integer too long for Python to read (JSONDecodeError is one)
                     continue
-                if not isinstance(value, dict):
-                    continue
+                if not isinstance(value, dict) or not all(isinstance(v, SCALARS) for v in value.values()):
+                    continue  # every option is one number or word; a list or object is no request's
             elif f.name == "multi_label":
                 value = raw in ("1", "true", "True")
             else:
@@ -83,6 +94,10 @@ class Request:
             setattr(req, f.name, value)
         if req.method not in METHODS:
             req.method = cls.method
+        if req.long_text not in LONG_TEXT:
+            req.long_text = cls.long_text
+        if req.window_aggregate not in WINDOW_AGGREGATES:
+            req.window_aggregate = cls.window_aggregate
         return req
 
 

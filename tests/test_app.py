@@ -178,7 +178,7 @@ def test_long_input_is_truncated_with_a_warning():
 
 def test_too_large_checkpoint_is_refused_with_a_message(monkeypatch):
     at = app()  # builtin:sst2 loaded and working
-    monkeypatch.setattr(studio.models, "MAX_PARAMETERS", 1e6)
+    monkeypatch.setenv("STUDIO_MAX_PARAMETERS", "1e6")
     studio.models.load.clear()
     try:
         at.selectbox(key="w.choice").set_value("builtin:zeroshot")

@@ -132,7 +132,7 @@ def test_hostile_text_shows_literally_and_runs_nothing(server, browser, hostile)
     page, dialogs = open_page(browser, server)
     wait_for_result(page, "awesome")
     text = f"great film {hostile} really"
-    page.get_by_label("Text").fill(text)
+    page.get_by_label("Text", exact=True).fill(text)
     page.get_by_role("button", name="Explain").click()
     wait_for_result(page, "really")
     page.wait_for_timeout(1500)  # give an injected handler time to fire, if there were one

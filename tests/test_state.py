@@ -17,7 +17,8 @@ def _everything_changed() -> Request:
         text='Ünïcödé 👍 <script>alert("x")</script> & "quoted"\nsecond line',
         labels="sports, <i>politics</i>, économie", template="Il s'agit de {} & <b>rien</b>.",
         multi_label=True, mode="pair", hypothesis="Le client est ravi 😀 <img src=x>", method=method,
-        target="<b>good</b>", contrast="bad & worse", options={"n_steps": 32, "stdev": 0.25, "baseline": "pad"})
+        target="<b>good</b>", contrast="bad & worse", options={"n_steps": 32, "stdev": 0.25, "baseline": "pad"},
+        long_text="windows", window_aggregate="max")
 
 
 def test_every_field_is_changed_in_the_sample():
@@ -49,6 +50,13 @@ def test_defaults_are_left_out_of_the_url():
     assert Request().query() == {}
     assert Request.from_query({}) == Request()
     assert Request(multi_label=False, options={}).query() == {}
+
+
+def test_sliding_windows_in_the_url_are_checked():
+    assert Request.from_query({"long_text": "windows", "window_aggregate": "first"}).windowing() == {
+        "long_text": "windows", "window_aggregate": "first"}
+    bad = Request.from_query({"long_text": "<b>slide</b>", "window_aggregate": "sum"})
+    assert (bad.long_text, bad.window_aggregate) == ("truncate", "mean") and bad.windowing() == {}
 
 
 def test_a_long_text_is_left_out_of_the_url():
