@@ -145,6 +145,11 @@ def estimate(req: state.Request) -> ex.Estimate | None:
 def compute(req: state.Request, clf: ex.Classifier) -> ex.Explanation | None:
     title = ex.METHODS[req.method].title
     note, slot = st.empty(), st.empty()
+    try:  # over this server's limits: say so before timing anything
+        models.check_request(req)
+    except ex.ExplainerError as err:
+        slot.error(ex.html.markdown_escape(str(err)), icon="⚠️")
+        return None
     bar = slot.progress(0.0, text=f"{title}: starting…")
     est = estimate(req)
     if est is not None:

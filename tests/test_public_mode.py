@@ -63,9 +63,10 @@ def test_local_folders_stay_inside_their_root(monkeypatch, tiny_folder, tmp_path
 
 
 def test_too_long_a_text_from_a_link_is_refused_on_a_public_server(public):
-    at = app(text="word " * 1000)  # 5,000 characters, through the URL (the form would stop at the limit)
+    at = app(text="word " * 1000, options=json.dumps({"n_steps": 200}))  # 5,000 characters, through the URL
     assert not at.exception
     assert any("The text has 5,000 characters; this public demo explains up to 2,000" in e for e in errors(at))
+    assert not [c.value for c in at.caption if "estimated from two short timed passes" in c.value]  # nothing timed
     assert any("Public demo: texts up to 2,000 characters" in c.value for c in at.sidebar.caption)
     at = page("pages/1_Attention.py", text="word " * 1000)
     assert any("this public demo explains up to 2,000" in e for e in errors(at))
