@@ -148,6 +148,10 @@ def report(exp, view_units, scale: float, title: str = "Explanation report") -> 
         facts.append(("hypothesis tokens (all labels)", f"{exp.extras['hypothesis_total']:+.4f}"))
     if exp.truncated:
         facts.append(("note", "the text was truncated to the model's input size"))
+    windows = exp.extras.get("windows") or []
+    if windows:  # each window's own prediction: the one above is only their aggregate
+        facts += [(f"window {w['index'] + 1}", f"characters {w['start']:,}–{w['end']:,}: {w['label']} "
+                   f"({', '.join(f'{k} {v:.4f}' for k, v in w['scores'].items())})") for w in windows]
     facts += [(k, v) for k, v in exp.provenance.items() if k != "checkpoint"]
     fact_rows = "".join(f"<tr><th>{e(str(k))}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
     return (
@@ -156,6 +160,7 @@ def report(exp, view_units, scale: float, title: str = "Explanation report") -> 
         f"<title>{e(title)}</title><style>{_REPORT_CSS}</style></head><body>"
         f"<h1>{e(title)}</h1><p>Prediction: <b>{e(exp.prediction.label)}</b>. Explained: "
         f"<b>{e(exp.target)}</b> by {e(exp.method)}.</p>"
+        + "".join(f"<p class='muted'>{e(notice)}</p>" for notice in exp.prediction.notices) +
         f"<h2>Highlighted text</h2>{legend(scale, exp.target, signed, raw)}"
         f"<div class='text'>{highlighted_text(exp.text, view_units, scale)}</div>"
         f"<h2>Scores</h2><table>{rows}</table>"

@@ -135,7 +135,9 @@ def test_the_whole_text_prediction_is_an_aggregate_that_says_so(tiny):
                                        for w in exp.extras["windows"])
     shown = ex.plots.units(exps["mean"])
     assert [u.start for u in shown] == [w.start for w in exps["mean"].words]
-    assert "<html" in ex.html.report(exps["mean"], shown, ex.plots.scale_of([u.score for u in shown]))
+    report = ex.html.report(exps["mean"], shown, ex.plots.scale_of([u.score for u in shown]))
+    assert "the model never read the whole text at once" in report  # a report says what its prediction is
+    assert f"window {len(windows)}</th><td>characters" in report
     assert exps["mean"]._repr_html_()
     adjacent = ex.explain(clf, text, method="saliency", long_text="windows", stride=clf.max_length - 2)
     assert "adjacent windows" in adjacent.prediction.notices[-1]
