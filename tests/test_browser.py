@@ -32,8 +32,8 @@ def _available() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def server():
+def serve(**env):
+    """The app on a loopback port, with ``env`` added to the environment (a generator: yields its URL)."""
     missing = _available()
     if missing:
         if os.environ.get("CI") == "true":
@@ -42,7 +42,7 @@ def server():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
@@ -66,6 +66,11 @@ def server():
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server():
+    yield from serve()
 
 
 @pytest.fixture(scope="module")

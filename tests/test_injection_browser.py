@@ -12,12 +12,7 @@ tests at the end check the escaping helpers without a browser.
 """
 import html
 import json
-import os
 import re
-import socket
-import subprocess
-import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -28,7 +23,7 @@ import pandas as pd
 import pytest
 
 import explainers as ex
-from test_browser import ROOT, SHOTS, _available, browser, open_page  # noqa: F401  (browser: a fixture)
+from test_browser import ROOT, SHOTS, browser, open_page, serve  # noqa: F401  (browser: a fixture)
 
 DATA = json.loads((Path(__file__).parent / "data" / "injection_payloads.json").read_text(encoding="utf-8"))
 PAYLOADS = [p["payload"] for p in DATA["payloads"]]
@@ -88,38 +83,7 @@ def generic(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def server():
     """The app on a loopback port, local folders allowed (for the LABEL_n checkpoint)."""
-    missing = _available()
-    if missing:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"browser tests must run in CI: {missing}")
-        pytest.skip(missing)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1", "STUDIO_ALLOW_LOCAL": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
-         "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
-                    if r.read().strip() == b"ok":
-                        break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"streamlit did not start:\n{proc.stdout.read()}") from None
-                time.sleep(0.5)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    yield from serve(STUDIO_ALLOW_LOCAL="1")
 
 
 # --------------------------------------------------------------------------- checks
