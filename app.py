@@ -286,18 +286,24 @@ def details(exp: ex.Explanation) -> None:
         elif not exp.converged:
             st.warning(text + " That is large: raise the number of steps for trustworthy scores.", icon="⚠️")
         if exp.extras.get("cap_hit") or not exp.converged:
-            more = ex.more_steps(exp.options)
-            if more is not None:
-                name, value = next(iter(more.items()))
-                label = f"Re-run with {value} steps" if name == "n_steps" else f"Re-run with a cap of {value} steps"
-                if st.button(label, on_click=more_steps, args=(more,), type="primary"):
-                    st.rerun(scope="app")  # the request changed: the whole page, not only this fragment
+            more_steps_button(exp)
         else:
             st.caption(text)
     if "hypothesis_total" in exp.extras and exp.gap is not None:
         total = exp.extras["hypothesis_total"]
         st.caption(f"Hypothesis tokens (template and label words, all pairs) contribute {total:+.4f} of the "
                    f"{exp.gap:+.4f} change ({exp.share_of_gap(total):.0%}); the text's words the rest.")
+
+
+def more_steps_button(exp: ex.Explanation) -> None:
+    """The convergence warning's fix, as a button: the same request with more steps (or a higher cap)."""
+    more = ex.more_steps(exp.options)
+    if more is None:
+        return
+    name, value = next(iter(more.items()))
+    label = f"Re-run with {value} steps" if name == "n_steps" else f"Re-run with a cap of {value} steps"
+    if st.button(label, on_click=more_steps, args=(more,), type="primary"):
+        st.rerun(scope="app")  # the request changed: the whole page, not only this fragment
 
 
 def window_convergence(exp: ex.Explanation) -> None:
@@ -309,12 +315,7 @@ def window_convergence(exp: ex.Explanation) -> None:
             f"{len(exp.extras['windows'])} windows is {error:.1%} (the table below has each).")
     if exp.extras.get("cap_hit") or not exp.converged:
         st.warning(text + " Trust these scores less: raise the number of steps.", icon="⚠️")
-        more = ex.more_steps(exp.options)
-        if more is not None:
-            name, value = next(iter(more.items()))
-            label = f"Re-run with {value} steps" if name == "n_steps" else f"Re-run with a cap of {value} steps"
-            if st.button(label, on_click=more_steps, args=(more,), type="primary"):
-                st.rerun(scope="app")
+        more_steps_button(exp)
     else:
         st.caption(text)
 
