@@ -66,3 +66,22 @@ def in_threads(work, items) -> list[Exception]:
     for th in threads:
         th.join()
     return errors
+
+
+def cli(*args: str, command: str = "explain"):
+    """``explainers COMMAND ARGS`` run in this process (``explainers.cli.main``): what a command line
+    prints and returns, without paying a new interpreter's imports (~5 s) per call. An exception
+    escaping ``main`` fails the test, as a traceback would; tests/test_cli.py keeps one real process."""
+    import contextlib
+    import io
+    import subprocess
+
+    from explainers import cli as line
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = line.main([command, *args])
+        except SystemExit as exit_:  # argparse refuses a bad flag this way
+            code = exit_.code
+    return subprocess.CompletedProcess(["explainers", command, *args], code, out.getvalue(), err.getvalue())

@@ -13,7 +13,7 @@ import pytest
 
 import explainers as ex
 from explainers import batch
-from helpers import TEXTS
+from helpers import TEXTS, cli
 
 MIXED = TEXTS + ["ok", "Wow!! 🎉 Café crème, naïve résumé… 10/10 would buy again; truly the best best best"]
 
@@ -313,9 +313,8 @@ def test_class_words_known_answer():
 # --------------------------------------------------------------------------- the command line
 
 
-def _cli(*args, **kwargs):
-    return subprocess.run([sys.executable, "-m", "explainers", "batch", *args], capture_output=True, text=True,
-                          timeout=600, **kwargs)
+def _cli(*args):
+    return cli(*args, command="batch")
 
 
 def test_cli_batch_round_trip(tmp_path):

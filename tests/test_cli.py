@@ -3,11 +3,15 @@ import subprocess
 import sys
 
 import explainers as ex
+from helpers import cli
 
 
-def run(*args):
+def in_a_process(*args):
     return subprocess.run([sys.executable, "-m", "explainers", "explain", *args], capture_output=True, text=True,
                           timeout=300)
+
+
+run = cli  # in this process; one test below runs a real one
 
 
 def test_cli_json(tiny_folder):
@@ -26,7 +30,7 @@ def test_cli_table(tiny_folder):
 
 
 def test_cli_error_is_one_line_not_a_traceback(tiny_folder):
-    out = run("--checkpoint", str(tiny_folder("bert")), "--text", "   ")
+    out = in_a_process("--checkpoint", str(tiny_folder("bert")), "--text", "   ")
     assert out.returncode == 2
     assert out.stderr.strip().startswith("error: The text is empty")
     assert "Traceback" not in out.stderr

@@ -2,8 +2,6 @@
 the whole text gets a score, each window is a complete explanation of its own, the whole text's
 prediction is an aggregate that says so, a text that fits gets exactly the plain result, and the CLI and
 the app show the windows."""
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -11,7 +9,7 @@ import pytest
 import explainers as ex
 from explainers.attribution import ABSOLUTE_FLOOR
 from explainers.words import split_words
-from helpers import app
+from helpers import app, cli
 
 SENTENCES = ["The movie was not bad at all, highly recommend.",
              "the plot is dull and the acting is worse; a waste of time.",
@@ -223,9 +221,7 @@ def test_builtin_sst2_long_review():
     assert "never read the whole text at once" in exp.prediction.notices[-1]
 
 
-def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "explainers", "explain", *args], capture_output=True, text=True,
-                          timeout=300)
+run_cli = cli
 
 
 def test_cli_prints_the_windows(tiny_folder, tiny):
