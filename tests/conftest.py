@@ -49,3 +49,19 @@ def tiny(tiny_folder):
 
     return get
 
+
+
+@pytest.fixture(scope="session")
+def sst2():
+    """builtin:sst2, loaded once for every test that reads it (never changed by one)."""
+    import explainers as ex
+
+    return ex.load("builtin:sst2")
+
+
+@pytest.fixture(scope="session")
+def zeroshot():
+    """builtin:zeroshot, loaded once, as ``sst2``."""
+    import explainers as ex
+
+    return ex.load("builtin:zeroshot")

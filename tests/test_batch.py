@@ -175,11 +175,6 @@ def test_result_columns_in_the_input_and_bad_options_are_refused():
 # --------------------------------------------------------------------------- runs, chunks, resume
 
 
-@pytest.fixture(scope="module")
-def sst2():
-    return ex.load("builtin:sst2")
-
-
 SENTENCES = pd.DataFrame({
     "sentence": ["a gripping , funny film", "dull and lifeless", "not bad at all", "the worst movie of the year",
                  "an utterly charming delight", "it never finds its footing", "<script>alert(1)</script> great",

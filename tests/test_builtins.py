@@ -18,11 +18,6 @@ SHIPPED_TEST_HITS = 783  # of 872 (89.79 %), measured on the fp16 artifact; the 
 
 
 @pytest.fixture(scope="module")
-def sst2():
-    return ex.load("builtin:sst2")
-
-
-@pytest.fixture(scope="module")
 def base():
     return ex.load("builtin:minilm-base")
 

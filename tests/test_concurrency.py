@@ -139,16 +139,6 @@ def check(solo: dict, together_: dict) -> None:
         assert_same(solo[key], together_[key], f"session {key[0]}, {key[1]}")
 
 
-@pytest.fixture(scope="module")
-def sst2():
-    return ex.load("builtin:sst2")
-
-
-@pytest.fixture(scope="module")
-def zeroshot():
-    return ex.load("builtin:zeroshot")
-
-
 def test_solo_rerun_is_bit_identical(sst2):
     """The premise of the exact comparisons below: the same call twice gives the same bits."""
     text = texts(1)[0]

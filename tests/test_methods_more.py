@@ -19,16 +19,6 @@ LABELS = ["sports", "politics", "music"]
 PREMISE = "The team won the championship after a dramatic final match"
 
 
-@pytest.fixture(scope="module")
-def sst2():
-    return ex.load("builtin:sst2")
-
-
-@pytest.fixture(scope="module")
-def zeroshot():
-    return ex.load("builtin:zeroshot")
-
-
 def test_every_method_has_a_kind():
     assert set(KINDS) == {"attribution", "surrogate", "attention"}
     kinds = {name: m.kind for name, m in ex.METHODS.items()}

@@ -16,11 +16,6 @@ TEXTS = ["a gripping, funny and touching film", "The movie was not bad at all, h
 needs_bf16 = pytest.mark.skipif(not ex.has_bf16("cpu"), reason="this CPU has no native bfloat16 (AVX512-BF16/AMX)")
 
 
-@pytest.fixture(scope="module")
-def sst2():
-    return ex.load("builtin:sst2")
-
-
 def test_the_arithmetic_counts_tokens_examples_and_passes(sst2):
     text = TEXTS[0]
     tokens = len(sst2.tokenizer(text)["input_ids"])

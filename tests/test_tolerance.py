@@ -22,11 +22,6 @@ def within_tolerance(exp, tolerance=0.01) -> bool:
     return abs(exp.delta) <= max(tolerance * abs(exp.gap), ABSOLUTE_FLOOR) + 1e-12
 
 
-@pytest.fixture(scope="module")
-def sst2():
-    return ex.load("builtin:sst2")
-
-
 def test_default_is_the_tolerance_mode(sst2):
     exp = ex.explain(sst2, EXAMPLES[0])
     assert exp.options["n_steps"] is None and exp.options["tolerance"] == 0.01 and exp.options["max_steps"] == 513
