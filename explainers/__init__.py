@@ -53,6 +53,8 @@ from .limits import TimeLimitExceeded
 from .results import CONVERGENCE_WARNING, AttentionMaps, AttentionStream, Explanation, Prediction, Word
 from .scoring import has_bf16
 from .tasks import TASKS, Task, task_for
+from .windows import AGGREGATES as WINDOW_AGGREGATES
+from .windows import LONG_TEXT
 from .words import rank_correlation, shares
 from .zeroshot import default_template
 
@@ -71,6 +73,8 @@ __all__ = [
     "texts_and_gold", "FILTERS", "GOLD_FILTERS",
     # is an explanation faithful to the model? (explainers/faithfulness.py)
     "faithfulness", "Faithfulness", "more_faithful", "faithfulness_summary",
+    # texts longer than the model reads (explainers/windows.py)
+    "LONG_TEXT", "WINDOW_AGGREGATES",
 ]
 
 _LAZY = ("plots", "html", "batch", "report")  # plotly and pandas: imported by what draws figures or reads tables

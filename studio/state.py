@@ -13,15 +13,13 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from explainers import METHODS
+from explainers import LONG_TEXT, METHODS, WINDOW_AGGREGATES
 
 DEFAULT_CHECKPOINT = "builtin:sst2"
 DEFAULT_TEXT = "This is awesome anyone thinking to buy should blindly go for it"
 DEFAULT_LABELS = "positive, negative, shopping, travel"
 MAX_URL_TEXT = 2000  # longer texts are not put in the URL
 SCALARS = (str, int, float, bool, type(None))  # what an option's value in the URL may be
-LONG_TEXT = ("truncate", "windows")  # explainers.windows.LONG_TEXT and AGGREGATES
-WINDOW_AGGREGATES = ("mean", "max", "first")
 
 
 @dataclass
