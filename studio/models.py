@@ -49,6 +49,11 @@ class Limits:
     seconds: float  # per request: an explanation, its faithfulness, a batch run
     max_parameters: float  # checkpoints above this are refused before their weights are fetched
 
+    @property
+    def where(self) -> str:
+        """This server, as its messages name it."""
+        return "this public demo" if self.public else "this server"
+
 
 PUBLIC = Limits(True, max_chars=2_000, max_labels=10, max_rows=100, max_steps=256, seconds=60.0,
                 max_parameters=6e8)
@@ -90,30 +95,28 @@ def max_rows() -> int:
     return limits().max_rows
 
 
-def _where() -> str:
-    return "this public demo" if limits().public else "this server"
-
-
-def check_length(text: str) -> None:
-    """A text within this server's character limit."""
-    if isinstance(text, str) and len(text) > limits().max_chars:
-        raise ex.ExplainerError(f"The text has {len(text):,} characters; {_where()} explains up to "
-                                f"{limits().max_chars:,}. Shorten it.")
+def check_length(text: str, lim: Limits | None = None) -> None:
+    """A text within this server's character limit (``lim``, default ``limits()``)."""
+    lim = lim or limits()
+    if isinstance(text, str) and len(text) > lim.max_chars:
+        raise ex.ExplainerError(f"The text has {len(text):,} characters; {lim.where} explains up to "
+                                f"{lim.max_chars:,}. Shorten it.")
 
 
 def check_request(req) -> None:
     """Refuse what this server's limits do not allow (a URL can ask for more than the form lets one
     type), naming the limit; ExplainerError, shown where the result would be."""
-    check_length(req.text)
-    lim, where = limits(), _where()
+    lim = limits()
+    check_length(req.text, lim)
     inputs = task_inputs(req)
     labels = inputs.get("labels")
     if isinstance(labels, str) and len([x for x in labels.split(",") if x.strip()]) > lim.max_labels:
-        raise ex.ExplainerError(f"{where.capitalize()} takes up to {lim.max_labels} candidate labels; remove some.")
+        raise ex.ExplainerError(f"{lim.where.capitalize()} takes up to {lim.max_labels} candidate labels; "
+                                "remove some.")
     for name in STEP_OPTIONS:
         value = req.options.get(name)
         if isinstance(value, (int, float)) and value > lim.max_steps:
-            raise ex.ExplainerError(f"{name}={value:,} is more than {where} runs (at most {lim.max_steps:,}). "
+            raise ex.ExplainerError(f"{name}={value:,} is more than {lim.where} runs (at most {lim.max_steps:,}). "
                                     "Lower it.")
 
 
