@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-from scipy import stats
 
 from .attention import combine_heads, from_reader
 from .errors import ExplainerError
@@ -56,6 +55,8 @@ def kendall(a: Sequence[Word], b: Sequence[Word]) -> float:
     x, y = shares(a), shares(b)
     if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
+    from scipy import stats  # here, not at import: scipy.stats costs 0.3 s of the app's cold start
+
     return float(stats.kendalltau(x, y).statistic)
 
 

@@ -13,7 +13,6 @@ import unicodedata
 from typing import Sequence
 
 import numpy as np
-from scipy import stats
 
 from .errors import ExplainerError
 from .results import Word
@@ -131,4 +130,6 @@ def rank_correlation(a: Sequence[Word], b: Sequence[Word]) -> float:
     x, y = shares(a), shares(b)
     if len(x) < 2 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
+    from scipy import stats  # here, not at import: scipy.stats costs 0.3 s of the app's cold start
+
     return float(stats.spearmanr(x, y).statistic)
