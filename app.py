@@ -271,7 +271,9 @@ def details(exp: ex.Explanation) -> None:
                      else f"{steps[0]} steps per window")
     if exp.options.get("baseline"):
         facts.append(f"baseline token: {exp.options['baseline']}")
-    if exp.options.get("precision") == "bf16":
+    if "bf16_stalled_at" in exp.extras:
+        facts.append(f"in float32: bf16 had not reached the tolerance in {exp.extras['bf16_stalled_at']} steps")
+    elif exp.options.get("precision") == "bf16":
         facts.append("bf16 matrix products (F and completeness in float32)")
     facts.append(f"{exp.extras.get('seconds', 0):.2f} s")
     st.caption(" · ".join(facts))

@@ -28,6 +28,10 @@ INTEGRATIONS = ("gausslegendre", "riemann_trapezoid")
 FIRST_INTERVALS = 16  # the tolerance mode's first rule: 17 gradients; fewer can agree with F(x) - F(x') by luck
 REFINE_POINTS = 4  # the tolerance mode's new gradients per text per round (bench/ig_quadrature.py)
 ABSOLUTE_FLOOR = 1e-4  # |delta| this small is enough, however close F(x) is to F(x')
+# bf16 evaluations after which a row still outside its tolerance starts again in float32: on 300 SST-2
+# sentences, float32 needs at most 49 for nine in ten and bf16 about as many at the median, but its rounding
+# keeps 7 % from ever reaching 1 % (bench/RESULTS.md, "How many evaluations real sentences need")
+BF16_PATIENCE = 65
 _RNG_LOCK = threading.Lock()  # SmoothGrad's noise, LIME's and KernelSHAP's samples come from torch's global generator
 KINDS: Mapping[str, str] = MappingProxyType({  # Method.kind -> what its scores are, in words, for the UI
     "attribution": "Attribution: how much each word moves the explained score (gradients at or along the "
@@ -185,29 +189,39 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
     restarted at doubled steps and this, the fewest gradients to 1% on builtin:sst2). A row stops
     when |delta| <= tolerance x |F(x) - F(x')| (or ABSOLUTE_FLOOR, when F(x) is that close to F(x')),
     or at max_steps gradient evaluations; each row reports its own steps. F(x) and F(x') are the
-    model's own (``Scorer.ends``), whatever precision the gradients are computed in.
+    model's own (``Scorer.ends``), whatever precision the gradients are computed in. In bf16, a row
+    still outside its tolerance after BF16_PATIENCE evaluations starts again in float32
+    (``Scorer.exact``): bf16's rounding keeps some texts from ever reaching it (bench/RESULTS.md).
     """
     n_rows, per_pass = scorer.n_rows, scorer.examples_per_pass(opts["internal_batch_size"])
     per_round = REFINE_POINTS if scorer.inputs[0].device.type == "cpu" else min(per_pass, FIRST_INTERVALS)
     start, end = scorer.end_scores()
     gap = end - start
     allowed = np.maximum(opts["tolerance"] * np.abs(gap), ABSOLUTE_FLOOR)
+    first = np.linspace(0.0, 1.0, FIRST_INTERVALS + 1)
     nodes = {row: np.empty(0) for row in range(n_rows)}
     values: dict[int, list[np.ndarray]] = {}  # per row, per use: [nodes, positions...]
-    pending = {row: np.linspace(0.0, 1.0, FIRST_INTERVALS + 1) for row in range(n_rows)}
+    pending = {row: first for row in range(n_rows)}
+    stalled: dict[int, int] = {}  # rows started again in float32 -> the bf16 evaluations given up
     done: dict[int, tuple[list[np.ndarray], float, int, bool]] = {}
     while pending:
-        pairs = [(row, float(a)) for row, alphas in pending.items() for a in alphas]
-        found = _gradients_at(scorer, pairs, per_pass)
-        at = 0
+        found: dict[int, list[np.ndarray]] = {}
+        for precise in (False, True):  # rows in the scorer's precision, then rows started again in float32
+            group = [row for row in pending if (row in stalled) == precise]
+            if not group:
+                continue
+            pairs = [(row, float(a)) for row in group for a in pending[row]]
+            grads = _gradients_at(scorer.exact if precise else scorer, pairs, per_pass)
+            at = 0
+            for row in group:
+                found[row] = [g[at:at + len(pending[row])] for g in grads]
+                at += len(pending[row])
         for row, alphas in pending.items():
-            new = [f[at:at + len(alphas)] for f in found]
-            at += len(alphas)
             merged = np.concatenate([nodes[row], alphas])
             order = np.argsort(merged, kind="stable")
             nodes[row] = merged[order]
-            before = values.get(row, [f[:0] for f in new])
-            values[row] = [np.concatenate([old, n])[order] for old, n in zip(before, new)]
+            before = values.get(row, [f[:0] for f in found[row]])
+            values[row] = [np.concatenate([old, n])[order] for old, n in zip(before, found[row])]
         waiting = {}
         for row in pending:
             weights = integration.trapezoid_weights(nodes[row])
@@ -216,6 +230,10 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
             used = len(nodes[row])
             more = min(per_round, opts["max_steps"] - used)
             if abs(delta) > allowed[row] and more > 0:
+                if scorer.exact is not None and row not in stalled and used >= BF16_PATIENCE:
+                    stalled[row], nodes[row], waiting[row] = used, np.empty(0), first
+                    del values[row]
+                    continue
                 totals = sum(v.reshape(used, -1).sum(1) for v in values[row])
                 alphas = integration.refine(nodes[row], totals, more)
                 if len(alphas):
@@ -226,8 +244,8 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
         pending = waiting
     scores = _fold(scorer, tuple(torch.as_tensor(np.stack([done[r][0][use] for r in range(n_rows)]))
                                  for use in range(len(scorer.inputs))))
-    extras = [{"steps": done[r][2], "cap_hit": done[r][3], "integration": "adaptive trapezoid"}
-              for r in range(n_rows)]
+    extras = [{"steps": done[r][2], "cap_hit": done[r][3], "integration": "adaptive trapezoid",
+               **({"bf16_stalled_at": stalled[r]} if r in stalled else {})} for r in range(n_rows)]
     return _rows(scores, torch.as_tensor([done[r][1] for r in range(n_rows)]), extras)
 
 
@@ -484,17 +502,22 @@ def attribute(m: Method, scorer: Scorer, opts: dict, words: np.ndarray | None = 
     opts = fit_memory(m, scorer, opts)
     total = max(1, scorer.n_rows * m.work(opts, 0 if words is None else int(words.max()) + 1))
     done = [0]
-    inner = scorer.forward
 
-    def counted(*embeddings):
-        check(limit)
-        out = inner(*embeddings)
-        done[0] += int(embeddings[0].shape[0])
-        if progress is not None:
-            progress(min(1.0, done[0] / total))
-        return out
+    def counted(inner: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        def forward(*embeddings):
+            check(limit)
+            out = inner(*embeddings)
+            done[0] += int(embeddings[0].shape[0])
+            if progress is not None:
+                progress(min(1.0, done[0] / total))
+            return out
 
-    counting = replace(scorer, forward=counted) if progress is not None or limit is not None else scorer
+        return forward
+
+    counting = scorer
+    if progress is not None or limit is not None:
+        exact = None if scorer.exact is None else replace(scorer.exact, forward=counted(scorer.exact.forward))
+        counting = replace(scorer, forward=counted(scorer.forward), exact=exact)
     smaller = None
     while True:
         try:

@@ -206,6 +206,8 @@ def explain(args) -> int:
         line += f", convergence delta {exp.delta:+.2e}"
     if "steps" in exp.extras:
         line += f", {exp.extras['steps']} steps"
+    if "bf16_stalled_at" in exp.extras:
+        line += f" in float32 (bf16 had not reached the tolerance in {exp.extras['bf16_stalled_at']})"
     print(line)
     if exp.extras.get("cap_hit"):
         print(f"warning: the cap of {exp.options['max_steps']} steps was hit before the {exp.options['tolerance']:.1%} "

@@ -133,6 +133,9 @@ class Scorer:
     ends: tuple[np.ndarray, np.ndarray] | None = None
     tokens_per_pass: int = TOKENS_PER_PASS  # the automatic pass size (``pass_tokens``)
     body_parameters: int = int(BASE_BODY)  # the model's non-embedding parameters (``bytes_per_example``)
+    # where ``forward`` runs in reduced precision (bf16): the same F in float32, for the tolerance mode to
+    # finish in when the rounding keeps a row from its tolerance (``attribution._ig_to_tolerance``)
+    exact: "Scorer | None" = None
 
     @property
     def n_rows(self) -> int:

@@ -14,9 +14,10 @@ the CLI all ask it.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, replace
 from functools import cached_property
-from typing import ClassVar, Sequence
+from typing import Callable, ClassVar, Sequence
 
 import numpy as np
 import torch
@@ -185,17 +186,24 @@ class Task:
         t = torch.as_tensor(list(targets), device=device)
         v = None if versus is None else torch.as_tensor(list(versus), device=device)
         fast, autocast = reduced(self.clf, precision)
+
+        def scores(task: Task, context) -> Callable[..., torch.Tensor]:
+            def forward(*embeddings_and_rows: torch.Tensor) -> torch.Tensor:
+                *embeddings, rows = embeddings_and_rows
+                with context():
+                    logits = task.logits_from_embeddings(x, embeddings, rows)
+                return self.explained(logits.float(), t[rows], None if v is None else v[rows], output)
+
+            return forward
+
+        scorer = Scorer(forward=scores(self, contextlib.nullcontext), inputs=self.embed(x, x.input_ids),
+                        baselines=self.embed(x, baseline_ids), owners=self.owners(x),
+                        batch_divisor=self.sequences(x), tokens_per_pass=pass_tokens(self.clf),
+                        body_parameters=self.clf.body_parameters)
+        if precision == "fp32":
+            return scorer
         task = self if fast is self.clf.model else replace(self, clf=replace(self.clf, model=fast))
-
-        def forward(*embeddings_and_rows: torch.Tensor) -> torch.Tensor:
-            *embeddings, rows = embeddings_and_rows
-            with autocast():
-                logits = task.logits_from_embeddings(x, embeddings, rows)
-            return self.explained(logits.float(), t[rows], None if v is None else v[rows], output)
-
-        return Scorer(forward=forward, inputs=self.embed(x, x.input_ids), baselines=self.embed(x, baseline_ids),
-                      owners=self.owners(x), batch_divisor=self.sequences(x), tokens_per_pass=pass_tokens(self.clf),
-                      body_parameters=self.clf.body_parameters)
+        return replace(scorer, forward=scores(task, autocast), exact=scorer)
 
     def sequences(self, x: Batch) -> int:
         """Sequences per example through the model (one per candidate pair for NLI)."""

@@ -1,5 +1,5 @@
 """What makes explanations fast stays honest: the adaptive tolerance mode, the F(x) and F(x') it reuses,
-bf16 matrix products (opt-in in the library, the app's default where the machine has them) and the
+bf16 matrix products (opt-in in the library and the app, finished in float32 where bf16's rounding stalls) and the
 arithmetic count (``ex.flops``) that decides whether a page times an explanation before it starts."""
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from captum.attr import IntegratedGradients
 
 import explainers as ex
 import studio.models
-from explainers import api, scoring
-from helpers import FAMILIES, app
+from explainers import api, attribution, scoring
+from helpers import FAMILIES, app, cli
 
 NLI_FAMILIES = ["bart", "deberta-v2", "deberta-v3", "roberta", "xlm-roberta", "bert"]  # as tests/test_zeroshot.py
 TEXTS = ["a gripping, funny and touching film", "The movie was not bad at all, highly recommend",
@@ -95,6 +95,62 @@ def test_bf16_on_zero_shot_and_in_batches(sst2, tiny):
     many = ex.explain_many(sst2, TEXTS, precision="bf16")
     for e in many:
         assert abs(e.delta) <= 0.01 * abs(e.gap) and e.options["precision"] == "bf16"
+
+
+STALLS_IN_BF16 = "good old-fashioned slash-and-hack is back ! "  # an SST-2 test sentence bf16 never takes to 1 %
+
+
+@needs_bf16
+def test_a_text_bf16_cannot_take_to_the_tolerance_is_finished_in_float32(sst2):
+    """After BF16_PATIENCE evaluations outside the tolerance, the row starts again in float32 and then
+    follows float32's own path exactly: the same steps, the same scores, within 1 %."""
+    exact = ex.explain(sst2, STALLS_IN_BF16)
+    seen = []
+    fast = ex.explain(sst2, STALLS_IN_BF16, precision="bf16", progress=seen.append)
+    assert fast.extras["bf16_stalled_at"] == attribution.BF16_PATIENCE and "bf16_stalled_at" not in exact.extras
+    assert fast.converged and abs(fast.delta) <= 0.01 * abs(fast.gap) and not fast.extras["cap_hit"]
+    assert fast.extras["steps"] == exact.extras["steps"]
+    np.testing.assert_allclose(fast.token_scores, exact.token_scores, rtol=0, atol=1e-9)
+    assert fast.delta == pytest.approx(exact.delta, abs=1e-12)
+    assert seen == sorted(seen) and seen[-1] == 1.0  # the float32 passes are counted too
+    texts = [TEXTS[1], STALLS_IN_BF16, TEXTS[0]]  # in a batch, at 0.2 % (out of bf16's reach for all three)
+    for e, text in zip(ex.explain_many(sst2, texts, precision="bf16", tolerance=0.002), texts):
+        solo = ex.explain(sst2, text, tolerance=0.002)  # each row goes on in float32 as it would alone
+        assert e.extras["bf16_stalled_at"] == attribution.BF16_PATIENCE and e.extras["steps"] == solo.extras["steps"]
+        np.testing.assert_allclose(e.token_scores, solo.token_scores, atol=1e-5)
+        assert abs(e.delta) <= 0.002 * abs(e.gap)
+
+
+@needs_bf16
+def test_the_float32_restart_is_said_on_the_page_and_the_command_line(monkeypatch):
+    run = cli("--checkpoint", "builtin:sst2", "--text", STALLS_IN_BF16, "--option", "precision=bf16")
+    assert run.returncode == 0 and "steps in float32 (bf16 had not reached the tolerance in 65)" in run.stdout
+    monkeypatch.setenv("STUDIO_PRECISION", "bf16")
+    studio.models._explain.cache_clear()
+    at = app(text=STALLS_IN_BF16)
+    assert not at.exception and not at.error
+    details = next(c.value for c in at.caption if "adaptive trapezoid" in c.value)
+    assert "in float32: bf16 had not reached the tolerance in 65 steps" in details
+    assert "bf16 matrix products" not in details
+    studio.models._explain.cache_clear()
+
+
+@needs_bf16
+def test_the_float32_restart_is_under_the_time_limit(sst2, monkeypatch):
+    """The time limit is checked before the float32 passes as before the bf16 ones."""
+    monkeypatch.setattr(attribution, "BF16_PATIENCE", attribution.FIRST_INTERVALS + 1)
+    calls = []
+    real = attribution.check
+
+    def counted(limit):
+        calls.append(limit)
+        real(limit)
+
+    monkeypatch.setattr(attribution, "check", counted)
+    exp = ex.explain(sst2, STALLS_IN_BF16, precision="bf16", time_limit=600)
+    assert exp.extras["bf16_stalled_at"] == attribution.FIRST_INTERVALS + 1
+    passes = 1 + (exp.extras["steps"] - attribution.FIRST_INTERVALS - 1) // attribution.REFINE_POINTS
+    assert len(calls) >= 1 + passes  # the bf16 pass of 17, then every float32 pass
 
 
 def test_the_app_computes_in_float32_unless_the_operator_asks_for_bf16(monkeypatch):
