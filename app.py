@@ -349,11 +349,17 @@ def window_table(exp: ex.Explanation) -> None:
 
 
 def downloads(exp: ex.Explanation, shown, scale: float) -> None:
-    table = pd.DataFrame([{"text": u.text, "start": u.start, "end": u.end, "score": u.score} for u in shown])
+    """Made when clicked, not on every rerun (the report alone is most of a view-only rerun's work)."""
+    def table() -> str:
+        return pd.DataFrame([{"text": u.text, "start": u.start, "end": u.end, "score": u.score}
+                             for u in shown]).to_csv(index=False)
+
     d1, d2, d3, d4 = st.columns(4)
-    d1.download_button("Explanation (JSON)", exp.to_json(indent=2), "explanation.json", "application/json")
-    d2.download_button("Scores (CSV)", table.to_csv(index=False), "scores.csv", "text/csv")
-    d3.download_button("Report (HTML)", ex.html.report(exp, shown, scale), "report.html", "text/html")
+    d1.download_button("Explanation (JSON)", lambda: exp.to_json(indent=2), "explanation.json", "application/json",
+                       on_click="ignore")
+    d2.download_button("Scores (CSV)", table, "scores.csv", "text/csv", on_click="ignore")
+    d3.download_button("Report (HTML)", lambda: ex.html.report(exp, shown, scale), "report.html", "text/html",
+                       on_click="ignore")
     with d4.popover("Copy link"):
         st.caption("This link reopens the same view:")
         st.code(state.share_link(), language=None, wrap_lines=True)

@@ -3,6 +3,9 @@
 Skipped where chromium or playwright is missing, except in CI (CI=true), where
 the browser test must run.
 """
+import csv
+import io
+import json
 import os
 import shutil
 import socket
@@ -108,6 +111,25 @@ def test_explanation_renders_in_a_browser(server, browser):
     assert "awesome" in words and "blindly" in words
     assert page.locator(".js-plotly-plot").count() >= 2
     assert "negative" in page.locator(".js-plotly-plot").first.inner_text()
+    assert not dialogs
+    page.close()
+
+
+def test_downloads_are_made_when_clicked(server, browser, tmp_path):
+    """The Explain page's files are made at the click (deferred), and the page does not rerun for them."""
+    page, dialogs = open_page(browser, server)
+    wait_for_result(page, "awesome")
+    got = {}
+    for label in ("Explanation (JSON)", "Scores (CSV)", "Report (HTML)"):
+        with page.expect_download() as download:
+            page.get_by_role("button", name=label).click()
+        got[label] = Path(download.value.path()).read_text(encoding="utf-8")
+    explanation = json.loads(got["Explanation (JSON)"])
+    assert explanation["text"] == "This is awesome anyone thinking to buy should blindly go for it"
+    rows = list(csv.DictReader(io.StringIO(got["Scores (CSV)"])))
+    assert [r["text"] for r in rows][:3] == ["This", "is", "awesome"] and len(rows) == len(explanation["words"])
+    assert "awesome" in got["Report (HTML)"] and got["Report (HTML)"].lstrip().lower().startswith("<!doctype html")
+    assert page.locator('[data-testid="stStatusWidget"]').count() == 0  # no rerun for a download
     assert not dialogs
     page.close()
 
