@@ -23,7 +23,16 @@ from .checkpoints import Classifier
 from .errors import ExplainerError, shown
 from .limits import Deadline, check, deadline, out_of_memory_as_error
 from .results import Explanation, Prediction
-from .scoring import TextTokens, baseline_ids, check_readable, check_text, check_whole, pad_rows, removal_token
+from .scoring import (
+    TextTokens,
+    baseline_ids,
+    check_readable,
+    check_text,
+    check_whole,
+    chosen_precision,
+    pad_rows,
+    removal_token,
+)
 from .tasks import Input, Task, task_for
 from .words import fold, split_words, token_words
 
@@ -144,6 +153,8 @@ def _read(task: Task, text: str, opts: dict, target, contrast, removes_words: bo
     names = task.labels[t], (None if v is None else task.labels[v])
     x, logits, t, v = task.focus(x, logits, t, v)
     opts, tried = _with_baseline(task, x, opts, removes_words)
+    if "precision" in opts:  # "auto" made bf16 or fp32 by this text's length
+        opts = {**opts, "precision": chosen_precision(task.clf, opts["precision"], int(x.input_ids.shape[-1]))}
     # methods without a baseline never read it: the input itself stands in (it needs no special token)
     base = baseline_ids(task.clf, x, opts["baseline"]) if opts.get("baseline") else x.input_ids
     base_logits = None
@@ -167,22 +178,35 @@ def _explain(task: Task, texts: list[str], m: Method, options: dict, target, con
     width = batch_size if m.batched and task.stackable else 1
     order = sorted(range(len(rows)), key=lambda i: rows[i].x.input_ids.shape[-1])  # less padding
     out: list[Explanation | None] = [None] * len(rows)
-    for start in range(0, len(order), width):
-        indices = order[start:start + width]
+    for start, indices in _groups(order, width, lambda i: rows[i].opts.get("precision")):
         group = [rows[i] for i in indices]
         first, began = group[0], time.perf_counter()
+        precision = first.opts.get("precision", "fp32")
         scorer = task.scorer(task.stack([r.x for r in group]), [r.target for r in group],
                              None if first.versus is None else [r.versus for r in group],
-                             pad_rows([r.baseline_ids for r in group]), opts["output"], opts.get("precision", "fp32"))
+                             pad_rows([r.baseline_ids for r in group]), opts["output"], precision)
         if first.baseline_logits is not None:  # F(x') and F(x) as the explanation reports them
             scorer = replace(scorer, ends=(np.array([_score(task, r, r.baseline_logits) for r in group]),
                                            np.array([_score(task, r, r.logits) for r in group])))
         words = _words_of_slots(first.text, first.x.text_tokens, scorer.owners) if m.needs_words else None
-        results = attribute(m, scorer, opts, words, _share(progress, start, len(group), len(rows)), limit)
+        results = attribute(m, scorer, {**opts, "precision": precision} if "precision" in opts else opts, words,
+                            _share(progress, start, len(group), len(rows)), limit)
         seconds = (time.perf_counter() - began) / len(group)
         for i, row, result in zip(indices, group, results):
             _check_path(task.clf, m, row.opts, result)
             out[i] = _explanation(task, row, result, m, row.seconds + seconds)
+    return out
+
+
+def _groups(order: list[int], width: int, kind) -> list[tuple[int, list[int]]]:
+    """``order`` cut into runs of at most ``width`` of the same ``kind(i)`` (one pass runs in one precision),
+    each with where it starts in ``order``."""
+    out: list[tuple[int, list[int]]] = []
+    for at, i in enumerate(order):
+        if out and len(out[-1][1]) < width and kind(out[-1][1][0]) == kind(i):
+            out[-1][1].append(i)
+        else:
+            out.append((at, [i]))
     return out
 
 
@@ -294,7 +318,7 @@ def estimate(clf: Classifier, text: str, method: str = "integrated_gradients", t
     opts = task.output(m.resolve(options), options)
     row = _read(task, check_text(text), opts, target, contrast, m.needs_words)
     scorer = task.scorer(row.x, [row.target], None if row.versus is None else [row.versus], row.baseline_ids,
-                         opts["output"], opts.get("precision", "fp32"))
+                         opts["output"], row.opts.get("precision", "fp32"))
     n_words = len(split_words(text))
     typical = m.work(opts, n_words)
     fewest, most = m.work_bounds(opts, n_words) if m.work_bounds else (typical, typical)

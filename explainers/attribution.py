@@ -393,8 +393,9 @@ _COMMON = {
 _BATCH = Option(None, low=1, high=1024, kind=int, optional=True,
                 help="examples per forward pass (memory bound); empty: as many as fit 8,192 tokens")
 _PRECISION = Option("fp32", choices=PRECISIONS,
-                    help="bf16: the model's matrix products in bfloat16, about twice as fast where the hardware "
-                         "has them; F(x), F(baseline) and the completeness check stay float32")
+                    help="bf16: the model's matrix products in bfloat16, up to twice as fast where the hardware "
+                         "has them; F(x), F(baseline) and the completeness check stay float32. auto: bf16 for "
+                         "texts of 128 tokens or more where the machine has it, else fp32")
 _REMOVAL = Option("auto", choices=("auto",) + BASELINES,
                   help="token that replaces each removed word; auto: the model family's (mask for encoders)")
 # On builtin:sst2, 8 everyday sentences, Spearman of two seeds' word scores (median / mean): LIME 0.70 / 0.68 at

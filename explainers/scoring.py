@@ -25,7 +25,11 @@ from .words import seen_until
 MAX_CHARS = 200_000
 BASELINES = ("pad", "mask", "unk", "eos")
 OUTPUTS = ("probability", "logit")
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "auto")
+# precision="auto": bf16 from this many tokens on, where the machine has it. Below, a pass is too small for
+# bf16 to pay on a CPU (300 SST-2 sentences of 24 tokens: 104 s in bf16, 106 s in float32), above it pays
+# (122 tokens: 1.5x, 512 tokens: 1.65x at the median; bench/RESULTS.md)
+AUTO_BF16_FROM = 128
 TOKENS_PER_PASS = 8192  # the automatic pass size: what the old fixed default, 16 examples, held at 512 tokens
 BASE_BODY = 85e6  # BERT-base's non-embedding parameters: bigger models get proportionally fewer tokens per pass
 
@@ -197,6 +201,15 @@ def reduced(clf: Classifier, precision: str) -> tuple[torch.nn.Module, Callable[
 
     model = clf.model if device == "cuda" else eager_twin(clf.model)
     return model, lambda: torch.autocast(device, dtype=torch.bfloat16)
+
+
+def chosen_precision(clf: Classifier, precision: str, tokens: int) -> str:
+    """The precision a text of ``tokens`` tokens (its longest sequence) runs in: ``precision`` itself,
+    except "auto": "bf16" where this machine has it and the text has at least AUTO_BF16_FROM tokens,
+    else "fp32"."""
+    if precision != "auto":
+        return precision
+    return "bf16" if tokens >= AUTO_BF16_FROM and has_bf16(clf.device.type) else "fp32"
 
 
 def has_bf16(device: str) -> bool:

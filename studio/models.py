@@ -121,14 +121,17 @@ def check_request(req) -> None:
 
 
 def precision() -> str:
-    """The app's precision for gradient methods: fp32, or bf16 with STUDIO_PRECISION=bf16 where this
-    machine multiplies bfloat16 natively. bf16 is faster per pass, but on SST-2 sentences 7 % of texts
-    could not reach 1 % completeness in it (bench/RESULTS.md), so it is the operator's choice; the
-    page says which, and completeness is checked in float32 either way."""
+    """The app's precision for gradient methods: "auto" (bf16 for texts of 128 tokens or more where this
+    machine multiplies bfloat16 natively, where it pays: bench/RESULTS.md), or what the operator sets
+    with STUDIO_PRECISION (fp32 everywhere; bf16 everywhere, where the machine has it). A text bf16
+    cannot take to the tolerance is finished in float32; the page says which precision ran, and
+    completeness is checked in float32 either way."""
     wanted = os.environ.get("STUDIO_PRECISION", "").strip().lower()
-    if wanted == "bf16" and ex.has_bf16("cuda" if torch.cuda.is_available() else "cpu"):
-        return "bf16"
-    return "fp32"
+    if wanted == "fp32":
+        return "fp32"
+    if wanted == "bf16":
+        return "bf16" if ex.has_bf16("cuda" if torch.cuda.is_available() else "cpu") else "fp32"
+    return "auto"
 
 
 def option_default(method: str, name: str):

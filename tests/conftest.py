@@ -10,7 +10,8 @@ from pathlib import Path
 os.environ["HF_HOME"] = tempfile.mkdtemp(prefix="hf-home-")  # empty hub cache for every test
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # The app's pages compute in float32 here, as the library does by default, so that their numbers can be
-# checked against ex.explain's, whatever the environment says; tests/test_speed.py covers STUDIO_PRECISION=bf16.
+# checked against ex.explain's, whatever the environment says; tests/test_speed.py covers the app's default
+# (auto: bf16 for long texts) and bf16.
 os.environ["STUDIO_PRECISION"] = "fp32"
 sys.path.insert(0, str(Path(__file__).parent))
 
