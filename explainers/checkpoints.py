@@ -397,6 +397,9 @@ def _check_fits(checkpoint: str, size: int, device: torch.device, free: float | 
                              "Pick a smaller checkpoint.")
 
 
+_LOADING = threading.RLock()  # reentrant: nothing a load calls can deadlock on it
+
+
 def load(checkpoint, revision: str | None = None, label_names: Sequence[str] | None = None,
          device: str | None = None, max_parameters: float | None = None, tokenizer=None) -> Classifier:
     """Load a sequence classifier from ``builtin:<name>``, a local folder or a hub id; or take one
@@ -407,7 +410,16 @@ def load(checkpoint, revision: str | None = None, label_names: Sequence[str] | N
     ``LABEL_0``, ``LABEL_1``, ...; they live on the Classifier, not the model.
     ``max_parameters`` refuses bigger models before their weights are fetched.
     Weights stored in bf16 or fp16 are loaded in float32.
+
+    One load at a time in a process: transformers' lazy imports are not safe from two threads at
+    once (two first imports of ``AutoConfig`` together: one gets an ImportError), and a server's
+    sessions may load two checkpoints at the same moment.
     """
+    with _LOADING:
+        return _load(checkpoint, revision, label_names, device, max_parameters, tokenizer)
+
+
+def _load(checkpoint, revision, label_names, device, max_parameters, tokenizer) -> Classifier:
     if not isinstance(checkpoint, str) and checkpoint is not None:
         return _from_memory(checkpoint, tokenizer, label_names, device)
     if tokenizer is not None:

@@ -258,3 +258,33 @@ def test_sessions_asking_for_the_same_explanation_at_once_compute_it_once(sst2, 
     for i in range(1, 4):
         assert got[(i, "explain")] is got[(0, "explain")]
     assert not models._RUNNING  # nothing left behind
+
+
+LOADS_AT_ONCE = """
+import threading, explainers as ex
+checkpoints = ["builtin:sst2", "builtin:zeroshot", "builtin:sst2", "builtin:zeroshot"]
+barrier, errors, loaded = threading.Barrier(len(checkpoints)), [], []
+def go(name):
+    barrier.wait()
+    try:
+        zero_shot = {"labels": "good, bad"} if name.endswith("zeroshot") else {}
+        loaded.append(ex.predict(ex.load(name), "a gripping film", **zero_shot)[0].label)
+    except Exception as err:
+        errors.append(repr(err))
+threads = [threading.Thread(target=go, args=(c,)) for c in checkpoints]
+[t.start() for t in threads]
+[t.join() for t in threads]
+print(len(loaded), errors)
+"""
+
+
+def test_sessions_loading_checkpoints_at_once_in_a_new_process():
+    """A server's first sessions may load checkpoints at the same moment: transformers' lazy imports,
+    first made from two threads at once, fail with an ImportError, so loads take turns (a fresh
+    interpreter: in this one transformers is imported already)."""
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", LOADS_AT_ONCE], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "4 []"
