@@ -181,16 +181,15 @@ def _explain(task: Task, texts: list[str], m: Method, options: dict, target, con
     for start, indices in _groups(order, width, lambda i: rows[i].opts.get("precision")):
         group = [rows[i] for i in indices]
         first, began = group[0], time.perf_counter()
-        precision = first.opts.get("precision", "fp32")
         scorer = task.scorer(task.stack([r.x for r in group]), [r.target for r in group],
                              None if first.versus is None else [r.versus for r in group],
-                             pad_rows([r.baseline_ids for r in group]), opts["output"], precision)
+                             pad_rows([r.baseline_ids for r in group]), opts["output"],
+                             first.opts.get("precision", "fp32"))
         if first.baseline_logits is not None:  # F(x') and F(x) as the explanation reports them
             scorer = replace(scorer, ends=(np.array([_score(task, r, r.baseline_logits) for r in group]),
                                            np.array([_score(task, r, r.logits) for r in group])))
         words = _words_of_slots(first.text, first.x.text_tokens, scorer.owners) if m.needs_words else None
-        results = attribute(m, scorer, {**opts, "precision": precision} if "precision" in opts else opts, words,
-                            _share(progress, start, len(group), len(rows)), limit)
+        results = attribute(m, scorer, opts, words, _share(progress, start, len(group), len(rows)), limit)
         seconds = (time.perf_counter() - began) / len(group)
         for i, row, result in zip(indices, group, results):
             _check_path(task.clf, m, row.opts, result)

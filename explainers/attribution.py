@@ -150,7 +150,7 @@ def _integrated_gradients(scorer: Scorer, opts: dict, words=None) -> list[Attrib
                                 n_steps=opts["n_steps"], method=opts["integration"],
                                 internal_batch_size=scorer.examples_per_pass(opts["internal_batch_size"]),
                                 return_convergence_delta=True)
-    if opts.get("precision", "fp32") != "fp32":  # Captum's delta used the bf16 F(x), F(x'): measure against float32
+    if scorer.exact is not None:  # Captum's delta used the bf16 F(x), F(x'): measure against float32
         start, end = scorer.end_scores()
         delta = sum(a.sum(dim=tuple(range(1, a.dim()))) for a in attrs).double().cpu() - torch.as_tensor(end - start)
     steps = {"steps": opts["n_steps"], "cap_hit": False, "integration": opts["integration"]}

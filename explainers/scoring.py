@@ -191,8 +191,8 @@ def reduced(clf: Classifier, precision: str) -> tuple[torch.nn.Module, Callable[
     """
     if precision == "fp32":
         return clf.model, contextlib.nullcontext
-    if precision not in PRECISIONS:
-        raise ExplainerError(f"Unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}.")
+    if precision != "bf16":  # "auto" is made fp32 or bf16 per text (``chosen_precision``) before a scorer is built
+        raise ExplainerError(f"Unknown precision {precision!r} for a scorer; use fp32 or bf16.")
     device = clf.device.type
     if not has_bf16(device):
         raise ExplainerError("This machine has no bfloat16 arithmetic (a CPU with AVX512-BF16 or AMX, or a GPU "

@@ -102,6 +102,8 @@ LONG = " ".join(["a gripping, funny and touching film, though the plot is dull a
 
 def test_auto_precision_runs_short_texts_in_float32_and_long_ones_in_bf16_where_the_machine_has_it(sst2, monkeypatch):
     assert len(sst2.tokenizer(TEXTS[0])["input_ids"]) < scoring.AUTO_BF16_FROM <= len(sst2.tokenizer(LONG)["input_ids"])
+    with pytest.raises(ex.ExplainerError, match="Unknown precision 'auto' for a scorer"):  # resolved per text first
+        scoring.reduced(sst2, "auto")
     short = ex.explain(sst2, TEXTS[0], precision="auto")
     assert short.options["precision"] == "fp32"
     np.testing.assert_array_equal(short.token_scores, ex.explain(sst2, TEXTS[0]).token_scores)
