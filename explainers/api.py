@@ -334,7 +334,9 @@ def estimate(clf: Classifier, text: str, method: str = "integrated_gradients", t
 
     one_pass(1)  # a first pass pays for allocation and lazy set-up that the explanation pays once, not per step
     alone, several = one_pass(1), one_pass(k)
-    per_example = max(several - alone, 0.0) / (k - 1)
+    # on a tiny model the two passes can time alike (or the bigger one faster, by noise): then the pass's
+    # whole cost is charged to its examples, an over-estimate rather than examples that cost nothing
+    per_example = (several - alone) / (k - 1) if several > alone else several / k
     at_once = scorer.examples_per_pass(opts["internal_batch_size"]) if "internal_batch_size" in opts else most
     return Estimate(m.name, row.seconds, max(alone - per_example, 0.0), per_example, at_once, (fewest, typical, most))
 
