@@ -35,7 +35,7 @@ cmd="${1:-}"
 shift || true
 case "$cmd" in
   setup) setup ;;
-  app) setup; exec "$VENV/bin/python" -m streamlit run app.py "$@" ;;
+  app) setup; exec "$VENV/bin/python" -m studio "$@" ;;
   test) setup; exec "$VENV/bin/python" -m pytest "$@" ;;
   lint) setup; exec "$VENV/bin/ruff" check . "$@" ;;
   explain) setup; exec "$VENV/bin/python" -m explainers explain "$@" ;;

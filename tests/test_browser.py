@@ -35,8 +35,13 @@ def _available() -> str | None:
     return None
 
 
-def serve(**env):
-    """The app on a loopback port, with ``env`` added to the environment (a generator: yields its URL)."""
+LAUNCHER = ["-m", "studio"]  # as ./run.sh app starts it: the default checkpoint loads while the browser starts
+SPACES = ["-m", "streamlit", "run", "app.py"]  # as Hugging Face Spaces starts it (app_file: app.py)
+
+
+def serve(command: list[str] = LAUNCHER, **env):
+    """The app on a loopback port, started by ``command`` (python's arguments), with ``env`` added to the
+    environment (a generator: yields its URL)."""
     missing = _available()
     if missing:
         if os.environ.get("CI") == "true":
@@ -47,7 +52,7 @@ def serve(**env):
         port = s.getsockname()[1]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", **env}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.address",
+        [sys.executable, *command, "--server.port", str(port), "--server.address",
          "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
@@ -113,6 +118,20 @@ def test_explanation_renders_in_a_browser(server, browser):
     assert "negative" in page.locator(".js-plotly-plot").first.inner_text()
     assert not dialogs
     page.close()
+
+
+def test_the_app_also_starts_the_way_spaces_starts_it(server, browser):
+    """Hugging Face Spaces runs ``streamlit run app.py`` (no warm-up): its first visit loads the model."""
+    spaces = serve(SPACES)
+    url = next(spaces)
+    try:
+        page, dialogs = open_page(browser, url)
+        wait_for_result(page, "awesome")
+        assert "blindly" in page.locator(".xtext .xw").all_inner_texts()
+        assert page.get_by_text("Traceback").count() == 0 and not dialogs
+        page.close()
+    finally:
+        spaces.close()
 
 
 def test_downloads_are_made_when_clicked(server, browser, tmp_path):

@@ -1,0 +1,40 @@
+"""``python -m studio [streamlit options]``: the app (``streamlit run app.py``) with the default
+checkpoint loading while the server and the first browser start.
+
+Imports and loading take most of a cold start (about 7 s on a 2-core CPU); the browser fetching and
+starting Streamlit's page takes about 2 s that they can run beside (bench/RESULTS.md, the app in a real
+browser). ``streamlit run app.py`` (Hugging Face Spaces) still works: its first visit loads the model.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from pathlib import Path
+
+APP = Path(__file__).resolve().parent.parent / "app.py"
+
+
+def warm_up() -> None:
+    """Load the default checkpoint into the app's model cache, as the first page would ask for it.
+    Never raises: on failure the page loads it itself and says what is wrong."""
+    try:
+        from studio import models, state
+
+        req = state.Request()
+        models.load(req.checkpoint, req.revision, req.label_names)
+    except Exception:
+        logging.getLogger("studio").warning("warming up the default checkpoint failed", exc_info=True)
+
+
+def main(argv: list[str]) -> None:
+    from streamlit.web import cli
+
+    # A page's script imports the same modules and asks the same cache: Python's import locks and
+    # st.cache_resource's per-key lock make it wait for this thread instead of loading twice.
+    threading.Thread(target=warm_up, name="studio-warm-up", daemon=True).start()
+    cli.main(["run", str(APP), *argv], prog_name="streamlit")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
