@@ -1,9 +1,9 @@
 """``python -m studio [streamlit options]``: the app (``streamlit run app.py``) with the default
-checkpoint loading while the server and the first browser start.
+checkpoint loading, and its landing example explained, while the server and the first browser start.
 
 Imports and loading take most of a cold start (about 7 s on a 2-core CPU); the browser fetching and
 starting Streamlit's page takes about 2 s that they can run beside (bench/RESULTS.md, the app in a real
-browser). ``streamlit run app.py`` (Hugging Face Spaces) still works: its first visit loads the model.
+browser). ``streamlit run app.py`` (Hugging Face Spaces) still works: its first visit does all of it.
 """
 from __future__ import annotations
 
@@ -16,13 +16,16 @@ APP = Path(__file__).resolve().parent.parent / "app.py"
 
 
 def warm_up() -> None:
-    """Load the default checkpoint into the app's model cache, as the first page would ask for it.
-    Never raises: on failure the page loads it itself and says what is wrong."""
+    """Load the default checkpoint into the app's model cache and explain the Explain page's landing
+    example into its explanation cache, as a first visit would ask for them (its faithfulness is left
+    to the page, which draws the explanation meanwhile). Never raises: on failure the page computes
+    them itself and says what is wrong."""
     try:
         from studio import models, state
 
         req = state.Request()
         models.load(req.checkpoint, req.revision, req.label_names)
+        models.explain_request(req)
     except Exception:
         logging.getLogger("studio").warning("warming up the default checkpoint failed", exc_info=True)
 

@@ -6,20 +6,25 @@ from studio import __main__ as launcher
 from studio import models, state
 
 
-def test_the_warm_up_leaves_the_default_checkpoint_in_the_apps_cache(monkeypatch):
-    loads = []
-    real = ex.load
-    monkeypatch.setattr(ex, "load", lambda *a, **k: loads.append(a[0]) or real(*a, **k))
+def test_the_warm_up_leaves_the_default_checkpoint_and_example_in_the_apps_caches(monkeypatch):
+    loads, texts = [], []
+    load, explain = ex.load, ex.explain
+    monkeypatch.setattr(ex, "load", lambda *a, **k: loads.append(a[0]) or load(*a, **k))
+    monkeypatch.setattr(ex, "explain", lambda clf, text, **k: texts.append(text) or explain(clf, text, **k))
     models.load.clear()
+    models._explain.cache_clear()
     try:
         launcher.warm_up()
-        assert loads == [state.DEFAULT_CHECKPOINT]
-        req = state.Request()
-        clf = models.load(req.checkpoint, req.revision, req.label_names)  # as the sidebar asks for it
-        assert loads == [state.DEFAULT_CHECKPOINT]  # a cache hit: the first page does not load it again
-        assert clf.checkpoint == state.DEFAULT_CHECKPOINT
+        assert loads == [state.DEFAULT_CHECKPOINT] and texts == [state.DEFAULT_TEXT]
+        req = state.Request()  # what a first visit asks for: the sidebar's model, the page's explanation
+        clf = models.load(req.checkpoint, req.revision, req.label_names)
+        exp = models.explain_request(req)
+        assert loads == [state.DEFAULT_CHECKPOINT] and texts == [state.DEFAULT_TEXT]  # both from the caches
+        assert clf.checkpoint == state.DEFAULT_CHECKPOINT and exp.text == state.DEFAULT_TEXT
+        assert exp.converged and "awesome" in [w.text for w in exp.words]
     finally:
         models.load.clear()
+        models._explain.cache_clear()
 
 
 def test_a_failing_warm_up_is_logged_and_the_server_goes_on(monkeypatch, caplog):
