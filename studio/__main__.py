@@ -33,8 +33,9 @@ def warm_up() -> None:
 def main(argv: list[str]) -> None:
     from streamlit.web import cli
 
-    # A page's script imports the same modules and asks the same cache: Python's import locks and
-    # st.cache_resource's per-key lock make it wait for this thread instead of loading twice.
+    # A first visit's script imports the same modules and asks the same caches: Python's import locks,
+    # st.cache_resource's per-key lock and the explanations' (models._one_at_a_time) make it wait for
+    # this thread instead of doing the work twice.
     threading.Thread(target=warm_up, name="studio-warm-up", daemon=True).start()
     cli.main(["run", str(APP), *argv], prog_name="streamlit")
 
