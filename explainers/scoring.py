@@ -31,6 +31,10 @@ PRECISIONS = ("fp32", "bf16", "auto")
 # (122 tokens: 1.5x, 512 tokens: 1.65x at the median; bench/RESULTS.md)
 AUTO_BF16_FROM = 128
 TOKENS_PER_PASS = 8192  # the automatic pass size: what the old fixed default, 16 examples, held at 512 tokens
+# ... and, through eager attention (the bf16 twin on a CPU), at most this many examples x length² per pass: its
+# score matrices, not its tokens, make a big pass slow (512 tokens in bf16: 4 examples a pass about 1.3x
+# faster per example than 16; bench/RESULTS.md). 1 M cells keeps 122-token texts' 17 first points in one pass.
+EAGER_CELLS_PER_PASS = 4 * 512 * 512
 BASE_BODY = 85e6  # BERT-base's non-embedding parameters: bigger models get proportionally fewer tokens per pass
 
 
@@ -136,6 +140,7 @@ class Scorer:
     # F(x') and F(x) per row [N] from the model's own forward passes, when the caller has them already
     ends: tuple[np.ndarray, np.ndarray] | None = None
     tokens_per_pass: int = TOKENS_PER_PASS  # the automatic pass size (``pass_tokens``)
+    cells_per_pass: int | None = None  # eager attention: EAGER_CELLS_PER_PASS; None: no cap on examples x length²
     body_parameters: int = int(BASE_BODY)  # the model's non-embedding parameters (``bytes_per_example``)
     # where ``forward`` runs in reduced precision (bf16): the same F in float32, for the tolerance mode to
     # finish in when the rounding keeps a row from its tolerance (``attribution._ig_to_tolerance``)
@@ -162,8 +167,12 @@ class Scorer:
         ``tokens_per_pass`` tokens, so that a short text's steps go through in one pass and a long one's
         in passes no bigger than before (bench/RESULTS.md)."""
         if sequences is None:
-            per_example = int(np.prod(self.inputs[0].shape[1:-1]))  # one example's positions, every sequence
-            return max(1, self.tokens_per_pass // max(1, per_example))
+            shape = self.inputs[0].shape  # [N, (pairs,) length, width]
+            per_example = int(np.prod(shape[1:-1]))  # one example's positions, every sequence
+            most = self.tokens_per_pass // max(1, per_example)
+            if self.cells_per_pass is not None:  # eager attention: each sequence's length x length scores
+                most = min(most, self.cells_per_pass // max(1, per_example * int(shape[-2])))
+            return max(1, most)
         return max(1, sequences // self.batch_divisor)
 
     def bytes_per_example(self, backward: bool = True) -> float:

@@ -28,6 +28,7 @@ from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
 from .results import Prediction
 from .scoring import (
+    EAGER_CELLS_PER_PASS,
     Encoded,
     Scorer,
     Stack,
@@ -203,7 +204,9 @@ class Task:
         if precision == "fp32":
             return scorer
         task = self if fast is self.clf.model else replace(self, clf=replace(self.clf, model=fast))
-        return replace(scorer, forward=scores(task, autocast), exact=scorer)
+        eager = getattr(getattr(fast, "config", None), "_attn_implementation", None) == "eager"
+        return replace(scorer, forward=scores(task, autocast), exact=scorer,
+                       cells_per_pass=EAGER_CELLS_PER_PASS if eager else None)
 
     def sequences(self, x: Batch) -> int:
         """Sequences per example through the model (one per candidate pair for NLI)."""

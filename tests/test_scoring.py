@@ -4,6 +4,7 @@ import pytest
 import torch
 
 import explainers as ex
+from explainers import scoring
 from explainers import zeroshot as zs
 from explainers.scoring import Scorer, TextTokens, baseline_ids, baseline_token_id, check_text, contrast, encode, squash
 
@@ -82,6 +83,21 @@ def test_examples_per_pass_counts_sequences():
                     batch_divisor=4)
     assert scorer.examples_per_pass(16) == 4 and scorer.examples_per_pass(3) == 1
     assert scorer.n_rows == 2 and scorer.rows().tolist() == [0, 1]
+
+
+def test_eager_attention_caps_a_pass_by_its_score_matrices():
+    def scorer(shape, cells=None):
+        return Scorer(forward=lambda *e: e[0].sum(), inputs=(torch.zeros(*shape),), baselines=(), owners=(),
+                      batch_divisor=shape[1] if len(shape) == 4 else 1, cells_per_pass=cells)
+
+    cells = scoring.EAGER_CELLS_PER_PASS
+    assert scorer((1, 512, 8)).examples_per_pass(None) == 16  # tokens alone: 8,192 a pass
+    assert scorer((1, 512, 8), cells).examples_per_pass(None) == 4  # 4 x 512² score cells
+    assert scorer((1, 256, 8), cells).examples_per_pass(None) == 16
+    assert scorer((1, 122, 8), cells).examples_per_pass(None) == 67  # short texts: the token budget decides
+    assert scorer((1, 5, 200, 8), cells).examples_per_pass(None) == 5  # five pairs of 200 tokens an example
+    assert scorer((1, 4096, 8), cells).examples_per_pass(None) == 1  # never fewer than one
+    assert scorer((1, 512, 8), cells).examples_per_pass(16) == 16  # an asked size is kept
 
 
 def test_text_tokens_limit():

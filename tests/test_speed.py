@@ -100,6 +100,19 @@ def test_bf16_on_zero_shot_and_in_batches(sst2, tiny):
 LONG = " ".join(["a gripping, funny and touching film, though the plot is dull and the acting is worse"] * 8)
 
 
+@needs_bf16
+def test_the_bf16_scorer_on_a_cpu_caps_its_passes_by_eager_attention(sst2):
+    task = ex.task_for(sst2)
+    row = api._read(task, LONG, {"baseline": "unk", "output": "probability"}, None, None)
+    exact = task.scorer(row.x, [row.target], None, row.baseline_ids, "probability")
+    fast = task.scorer(row.x, [row.target], None, row.baseline_ids, "probability", "bf16")
+    assert exact.cells_per_pass is None and fast.exact.cells_per_pass is None  # float32 runs SDPA: no cap
+    assert fast.cells_per_pass == scoring.EAGER_CELLS_PER_PASS  # the eager twin: its score matrices cap a pass
+    length = int(row.x.input_ids.shape[-1])
+    assert fast.examples_per_pass(None) == min(scoring.TOKENS_PER_PASS // length,
+                                               scoring.EAGER_CELLS_PER_PASS // length**2)
+
+
 def test_auto_precision_runs_short_texts_in_float32_and_long_ones_in_bf16_where_the_machine_has_it(sst2, monkeypatch):
     assert len(sst2.tokenizer(TEXTS[0])["input_ids"]) < scoring.AUTO_BF16_FROM <= len(sst2.tokenizer(LONG)["input_ids"])
     with pytest.raises(ex.ExplainerError, match="Unknown precision 'auto' for a scorer"):  # resolved per text first
