@@ -32,8 +32,8 @@ PRECISIONS = ("fp32", "bf16", "auto")
 AUTO_BF16_FROM = 128
 TOKENS_PER_PASS = 8192  # the automatic pass size: what the old fixed default, 16 examples, held at 512 tokens
 # ... and, through eager attention (the bf16 twin on a CPU), at most this many examples x length² per pass: its
-# score matrices, not its tokens, make a big pass slow (512 tokens in bf16: 4 examples a pass about 1.3x
-# faster per example than 16; bench/RESULTS.md). 1 M cells keeps 122-token texts' 17 first points in one pass.
+# score matrices, not its tokens, make a big pass slow (512 tokens in bf16: explanations 1.18x faster with 4
+# examples a pass than with 16; bench/RESULTS.md). 1 M cells keeps a 122-token text's 17 first points in one pass.
 EAGER_CELLS_PER_PASS = 4 * 512 * 512
 BASE_BODY = 85e6  # BERT-base's non-embedding parameters: bigger models get proportionally fewer tokens per pass
 
@@ -165,7 +165,8 @@ class Scorer:
     def examples_per_pass(self, sequences: int | None) -> int:
         """How many examples fit a forward pass of at most ``sequences`` sequences; None: of at most
         ``tokens_per_pass`` tokens, so that a short text's steps go through in one pass and a long one's
-        in passes no bigger than before (bench/RESULTS.md)."""
+        in passes no bigger than before, and through eager attention of at most ``cells_per_pass``
+        score cells (bench/RESULTS.md)."""
         if sequences is None:
             shape = self.inputs[0].shape  # [N, (pairs,) length, width]
             per_example = int(np.prod(shape[1:-1]))  # one example's positions, every sequence
