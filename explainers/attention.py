@@ -40,9 +40,15 @@ COMBINATIONS = {
 }
 
 
+def attends_eagerly(model: torch.nn.Module) -> bool:
+    """Whether ``model`` computes attention eagerly (its weights materialized: every example's length x
+    length scores per head) rather than through a fused kernel such as SDPA."""
+    return getattr(model.config, "_attn_implementation", "eager") == "eager"
+
+
 def eager_twin(model: torch.nn.Module) -> torch.nn.Module:
     """A model that shares ``model``'s weights but computes attention eagerly (made once per model)."""
-    if getattr(model.config, "_attn_implementation", "eager") == "eager":
+    if attends_eagerly(model):
         return model
     with _TWINS_LOCK:
         twin = _TWINS.get(model)

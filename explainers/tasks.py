@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import zeroshot as zs
+from .attention import attends_eagerly
 from .attention import attention as attention_maps
 from .checkpoints import Classifier, label_index
 from .errors import ExplainerError
@@ -204,9 +205,8 @@ class Task:
         if precision == "fp32":
             return scorer
         task = self if fast is self.clf.model else replace(self, clf=replace(self.clf, model=fast))
-        eager = getattr(getattr(fast, "config", None), "_attn_implementation", None) == "eager"
         return replace(scorer, forward=scores(task, autocast), exact=scorer,
-                       cells_per_pass=EAGER_CELLS_PER_PASS if eager else None)
+                       cells_per_pass=EAGER_CELLS_PER_PASS if attends_eagerly(fast) else None)
 
     def sequences(self, x: Batch) -> int:
         """Sequences per example through the model (one per candidate pair for NLI)."""
