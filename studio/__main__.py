@@ -23,9 +23,7 @@ def warm_up() -> None:
     try:
         from studio import models, state
 
-        req = state.Request()
-        models.load(req.checkpoint, req.revision, req.label_names)
-        models.explain_request(req)
+        models.explain_request(state.Request())  # loads the checkpoint through models.load first
     except Exception:
         logging.getLogger("studio").warning("warming up the default checkpoint failed", exc_info=True)
 
