@@ -273,6 +273,8 @@ def details(exp: ex.Explanation) -> None:
         facts.append(f"baseline token: {exp.options['baseline']}")
     if "bf16_stalled_at" in exp.extras:
         facts.append(f"in float32: bf16 had not reached the tolerance in {exp.extras['bf16_stalled_at']} steps")
+    elif "bf16_offset" in exp.extras:
+        facts.append(f"in float32: bf16's F(x) − F(baseline) was {exp.extras['bf16_offset']:.1%} off float32's")
     elif exp.options.get("precision") == "bf16":
         facts.append("bf16 matrix products (F and completeness in float32)")
     facts.append(f"{exp.extras.get('seconds', 0):.2f} s")

@@ -32,6 +32,11 @@ ABSOLUTE_FLOOR = 1e-4  # |delta| this small is enough, however close F(x) is to 
 # sentences, float32 needs at most 49 for nine in ten and bf16 about as many at the median, but its rounding
 # keeps 7 % from ever reaching 1 % (bench/RESULTS.md, "How many evaluations real sentences need")
 BF16_PATIENCE = 65
+# ... and a row whose bf16 F(x) - F(x') is off float32's by more than this share of the allowed error runs in
+# float32 from the start: its bf16 gradients integrate to the wrong total, so reaching the tolerance would take
+# a quadrature error that cancels the offset (on 20 SST-2 texts of 130-520 tokens the offset was up to 30
+# times the allowed error, and three of the four bf16 stalls had one; bench/RESULTS.md)
+BF16_OFFSET_SHARE = 0.5
 _RNG_LOCK = threading.Lock()  # SmoothGrad's noise, LIME's and KernelSHAP's samples come from torch's global generator
 KINDS: Mapping[str, str] = MappingProxyType({  # Method.kind -> what its scores are, in words, for the UI
     "attribution": "Attribution: how much each word moves the explained score (gradients at or along the "
@@ -192,6 +197,8 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
     model's own (``Scorer.ends``), whatever precision the gradients are computed in. In bf16, a row
     still outside its tolerance after BF16_PATIENCE evaluations starts again in float32
     (``Scorer.exact``): bf16's rounding keeps some texts from ever reaching it (bench/RESULTS.md).
+    A row whose bf16 F(x) - F(x') is already off float32's by more than BF16_OFFSET_SHARE of its allowed
+    error (one forward pass of x and x' in bf16 says so) runs in float32 from the start.
     """
     n_rows, per_pass = scorer.n_rows, scorer.examples_per_pass(opts["internal_batch_size"])
     per_round = REFINE_POINTS if scorer.inputs[0].device.type == "cpu" else min(per_pass, FIRST_INTERVALS)
@@ -202,12 +209,13 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
     nodes = {row: np.empty(0) for row in range(n_rows)}
     values: dict[int, list[np.ndarray]] = {}  # per row, per use: [nodes, positions...]
     pending = {row: first for row in range(n_rows)}
+    offset = {} if scorer.exact is None else _bf16_offset(scorer, gap, allowed)  # rows in float32 from the start
     stalled: dict[int, int] = {}  # rows started again in float32 -> the bf16 evaluations given up
     done: dict[int, tuple[list[np.ndarray], float, int, bool]] = {}
     while pending:
         found: dict[int, list[np.ndarray]] = {}
-        for precise in (False, True):  # rows in the scorer's precision, then rows started again in float32
-            group = [row for row in pending if (row in stalled) == precise]
+        for precise in (False, True):  # rows in the scorer's precision, then rows in float32
+            group = [row for row in pending if (row in stalled or row in offset) == precise]
             if not group:
                 continue
             pairs = [(row, float(a)) for row in group for a in pending[row]]
@@ -230,7 +238,7 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
             used = len(nodes[row])
             more = min(per_round, opts["max_steps"] - used)
             if abs(delta) > allowed[row] and more > 0:
-                if scorer.exact is not None and row not in stalled and used >= BF16_PATIENCE:
+                if scorer.exact is not None and row not in stalled and row not in offset and used >= BF16_PATIENCE:
                     stalled[row], nodes[row], waiting[row] = used, np.empty(0), first
                     del values[row]
                     continue
@@ -245,8 +253,20 @@ def _ig_to_tolerance(scorer: Scorer, opts: dict) -> list[Attribution]:
     scores = _fold(scorer, tuple(torch.as_tensor(np.stack([done[r][0][use] for r in range(n_rows)]))
                                  for use in range(len(scorer.inputs))))
     extras = [{"steps": done[r][2], "cap_hit": done[r][3], "integration": "adaptive trapezoid",
-               **({"bf16_stalled_at": stalled[r]} if r in stalled else {})} for r in range(n_rows)]
+               **({"bf16_stalled_at": stalled[r]} if r in stalled else {}),
+               **({"bf16_offset": offset[r]} if r in offset else {})} for r in range(n_rows)]
     return _rows(scores, torch.as_tensor([done[r][1] for r in range(n_rows)]), extras)
+
+
+def _bf16_offset(scorer: Scorer, gap: np.ndarray, allowed: np.ndarray) -> dict[int, float]:
+    """The rows whose F(x) - F(x') in the scorer's bf16 is off the float32 ``gap`` by more than
+    BF16_OFFSET_SHARE of ``allowed``, with that offset as a share of |gap|: bf16 integrated gradients
+    sum to bf16's own F(x) - F(x'), so such a row would reach the tolerance only by a quadrature error
+    that cancels the offset. One forward pass of x and x' per row, in bf16."""
+    start, end = replace(scorer, ends=None).end_scores()
+    off = (end - start) - gap
+    return {row: float(abs(off[row]) / max(abs(gap[row]), ABSOLUTE_FLOOR)) for row in range(len(gap))
+            if abs(off[row]) > BF16_OFFSET_SHARE * allowed[row]}
 
 
 def _saliency(scorer: Scorer, opts: dict, words=None) -> list[Attribution]:

@@ -208,6 +208,8 @@ def explain(args) -> int:
         line += f", {exp.extras['steps']} steps"
     if "bf16_stalled_at" in exp.extras:
         line += f" in float32 (bf16 had not reached the tolerance in {exp.extras['bf16_stalled_at']})"
+    elif "bf16_offset" in exp.extras:
+        line += f" in float32 (bf16's F(x) - F(baseline) was {exp.extras['bf16_offset']:.1%} off float32's)"
     print(line)
     if exp.extras.get("cap_hit"):
         print(f"warning: the cap of {exp.options['max_steps']} steps was hit before the {exp.options['tolerance']:.1%} "

@@ -27,8 +27,9 @@ BASELINES = ("pad", "mask", "unk", "eos")
 OUTPUTS = ("probability", "logit")
 PRECISIONS = ("fp32", "bf16", "auto")
 # precision="auto": bf16 from this many tokens on, where the machine has it. Below, a pass is too small for
-# bf16 to pay on a CPU (300 SST-2 sentences of 24 tokens: 104 s in bf16, 106 s in float32), above it pays
-# (122 tokens: 1.5x, 512 tokens: 1.65x at the median; bench/RESULTS.md)
+# bf16 to pay on a CPU (300 SST-2 sentences of 24 tokens: 85 s in bf16, 89 s in float32), above it pays a
+# little (20 texts of 130-520 tokens: 67 s against 75 s, 45 % of them in float32 all the same because bf16's
+# F(x) - F(x') was off; one review of 122 tokens: 1.5x; bench/RESULTS.md)
 AUTO_BF16_FROM = 128
 TOKENS_PER_PASS = 8192  # the automatic pass size: what the old fixed default, 16 examples, held at 512 tokens
 # ... and, through eager attention (the bf16 twin on a CPU), at most this many examples x length² per pass: its

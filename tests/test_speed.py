@@ -1,6 +1,9 @@
 """What makes explanations fast stays honest: the adaptive tolerance mode, the F(x) and F(x') it reuses,
-bf16 matrix products (opt-in in the library and the app, finished in float32 where bf16's rounding stalls) and the
+bf16 matrix products (opt-in in the library and the app, in float32 where bf16's rounding is too coarse) and the
 arithmetic count (``ex.flops``) that decides whether a page times an explanation before it starts."""
+import math
+import re
+
 import numpy as np
 import pytest
 from captum.attr import IntegratedGradients
@@ -65,6 +68,7 @@ def test_bf16_reaches_the_tolerance_against_float32_ends(sst2):
         assert fast.options["precision"] == "bf16" and exact.options["precision"] == "fp32"
         assert (fast.score, fast.baseline_score) == (exact.score, exact.baseline_score)  # float32 forward passes
         assert abs(fast.delta) <= 0.01 * abs(fast.gap) and not fast.extras["cap_hit"]
+        assert ("bf16_offset" in fast.extras) == (text == TEXTS[1])  # its bf16 F is 1.1 % off: float32 throughout
         assert fast.delta == pytest.approx(fast.token_scores.sum() - fast.gap, abs=1e-9)
         a, b = (np.array([w.score for w in e.words]) for e in (exact, fast))
         assert np.abs(a - b).max() < 0.05 * np.abs(a).max()  # bench/RESULTS.md: within 3 % on SST-2 sentences
@@ -97,7 +101,8 @@ def test_bf16_on_zero_shot_and_in_batches(sst2, tiny):
         assert abs(e.delta) <= 0.01 * abs(e.gap) and e.options["precision"] == "bf16"
 
 
-LONG = " ".join(["a gripping, funny and touching film, though the plot is dull and the acting is worse"] * 8)
+# 152 tokens whose bf16 F(x) - F(x') is 0.06 % off float32's: bf16 keeps it
+LONG = " ".join(["a gripping, funny and touching film with a superb cast and a haunting score"] * 10)
 
 
 @needs_bf16
@@ -154,11 +159,14 @@ def test_the_app_shows_which_precision_ran_by_default(monkeypatch):
     studio.models._explain.cache_clear()
 
 
-STALLS_IN_BF16 = "good old-fashioned slash-and-hack is back ! "  # an SST-2 test sentence bf16 never takes to 1 %
+# SST-2 test sentences: bf16 never takes the first to 1 %, though its F(x) - F(x') is only 0.23 % off
+# float32's; the second's is 1.65 % off, more than half the tolerance
+STALLS_IN_BF16 = "sade is an engaging look at the controversial eponymous and fiercely atheistic hero . "
+OFF_IN_BF16 = "good old-fashioned slash-and-hack is back ! "
 
 
 @needs_bf16
-def test_a_text_bf16_cannot_take_to_the_tolerance_is_finished_in_float32(sst2):
+def test_a_text_bf16_cannot_take_to_the_tolerance_is_finished_in_float32(sst2, monkeypatch):
     """After BF16_PATIENCE evaluations outside the tolerance, the row starts again in float32 and then
     follows float32's own path exactly: the same steps, the same scores, within 1 %."""
     exact = ex.explain(sst2, STALLS_IN_BF16)
@@ -170,12 +178,38 @@ def test_a_text_bf16_cannot_take_to_the_tolerance_is_finished_in_float32(sst2):
     np.testing.assert_allclose(fast.token_scores, exact.token_scores, rtol=0, atol=1e-9)
     assert fast.delta == pytest.approx(exact.delta, abs=1e-12)
     assert seen == sorted(seen) and seen[-1] == 1.0  # the float32 passes are counted too
-    texts = [TEXTS[1], STALLS_IN_BF16, TEXTS[0]]  # in a batch, at 0.2 % (out of bf16's reach for all three)
+    # in a batch, at 0.2 % (out of bf16's reach for all three; the offset check off, so that all three stall)
+    monkeypatch.setattr(attribution, "BF16_OFFSET_SHARE", math.inf)
+    texts = [TEXTS[1], OFF_IN_BF16, TEXTS[0]]
     for e, text in zip(ex.explain_many(sst2, texts, precision="bf16", tolerance=0.002), texts):
         solo = ex.explain(sst2, text, tolerance=0.002)  # each row goes on in float32 as it would alone
         assert e.extras["bf16_stalled_at"] == attribution.BF16_PATIENCE and e.extras["steps"] == solo.extras["steps"]
         np.testing.assert_allclose(e.token_scores, solo.token_scores, atol=1e-5)
         assert abs(e.delta) <= 0.002 * abs(e.gap)
+
+
+@needs_bf16
+def test_a_text_whose_bf16_score_is_off_runs_in_float32_from_the_start(sst2, monkeypatch):
+    """bf16 integrated gradients sum to bf16's own F(x) - F(x'): where that is off float32's by more than
+    half the allowed error, the row runs in float32 from its first pass (nothing spent in bf16 but one
+    forward pass of x and x'), and follows float32's path exactly; other rows of a batch keep bf16."""
+    exact = ex.explain(sst2, OFF_IN_BF16)
+    seen = []
+    fast = ex.explain(sst2, OFF_IN_BF16, precision="bf16", progress=seen.append)
+    assert fast.extras["bf16_offset"] == pytest.approx(0.0165, abs=0.004) and "bf16_stalled_at" not in fast.extras
+    assert fast.extras["steps"] == exact.extras["steps"] and fast.delta == pytest.approx(exact.delta, abs=1e-12)
+    np.testing.assert_allclose(fast.token_scores, exact.token_scores, rtol=0, atol=1e-9)
+    assert seen == sorted(seen) and seen[-1] == 1.0
+    kept = ex.explain(sst2, LONG, precision="bf16")
+    assert "bf16_offset" not in kept.extras and abs(kept.delta) <= 0.01 * abs(kept.gap)
+    assert np.abs(kept.token_scores - ex.explain(sst2, LONG).token_scores).max() > 0  # it did run in bf16
+    both = ex.explain_many(sst2, [OFF_IN_BF16, LONG], precision="bf16")  # each row as it runs alone
+    assert "bf16_offset" in both[0].extras and "bf16_offset" not in both[1].extras
+    np.testing.assert_allclose(both[0].token_scores, exact.token_scores, atol=1e-5)  # padded to LONG: not bitwise
+    np.testing.assert_allclose(both[1].token_scores, kept.token_scores, atol=1e-5)
+    monkeypatch.setattr(attribution, "BF16_OFFSET_SHARE", math.inf)  # the check off: bf16 goes on, and stalls
+    unchecked = ex.explain(sst2, OFF_IN_BF16, precision="bf16")
+    assert "bf16_offset" not in unchecked.extras and unchecked.extras["bf16_stalled_at"] == attribution.BF16_PATIENCE
 
 
 @needs_bf16
@@ -189,7 +223,13 @@ def test_the_float32_restart_is_said_on_the_page_and_the_command_line(monkeypatc
     details = next(c.value for c in at.caption if "adaptive trapezoid" in c.value)
     assert "in float32: bf16 had not reached the tolerance in 65 steps" in details
     assert "bf16 matrix products" not in details
+    at = app(text=OFF_IN_BF16)
+    details = next(c.value for c in at.caption if "adaptive trapezoid" in c.value)
+    assert re.search(r"in float32: bf16's F\(x\) − F\(baseline\) was 1\.\d% off float32's", details)
+    assert "bf16 matrix products" not in details
     studio.models._explain.cache_clear()
+    run = cli("--checkpoint", "builtin:sst2", "--text", OFF_IN_BF16, "--option", "precision=bf16")
+    assert run.returncode == 0 and re.search(r"in float32 \(bf16's F\(x\) - F\(baseline\) was 1\.\d% off", run.stdout)
 
 
 @needs_bf16
