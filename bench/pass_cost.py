@@ -10,7 +10,10 @@ bf16 autocast, and SDPA computed in float32 inside a bf16 model. The fastest
 bf16 kernel is what ``precision="bf16"`` uses (``scoring.reduced``); float32
 keeps SDPA. Also: float32 SDPA with the weights frozen (requires_grad off), to
 see whether parameter gradients cost anything when only input gradients are
-asked for. Medians of ``--repeats`` after a warm-up; Markdown to stdout.
+asked for. ``--compile``: also each model's fastest float32 and bf16 kernels
+through ``torch.compile`` (inductor, static shapes), with the seconds the first
+call took (the compilation). Medians of ``--repeats`` after a warm-up; Markdown
+to stdout.
 """
 from __future__ import annotations
 
@@ -69,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--compile", action="store_true", help="also through torch.compile (minutes on a CPU)")
     args = parser.parse_args()
     AttentionInterface.register("sdpa_float32", sdpa_in_float32)
     minilm = ex.load("builtin:sst2", device=args.device).model
@@ -92,6 +96,18 @@ def main() -> None:
         frozen.requires_grad_(False)
         ms = 1000 * per_example(frozen, tokens, batch, False, args.device, args.repeats)
         print(f"| {name} | {tokens} | {batch} | SDPA, weights frozen | fp32 | {ms:.1f} |", flush=True)
+        if not args.compile:
+            continue
+        for title, kernel, bf16 in (("SDPA", "sdpa", False), ("eager", "eager", True)):
+            twin = copy.deepcopy(model)
+            twin.set_attn_implementation(kernel)
+            started = time.perf_counter()
+            compiled = torch.compile(twin, dynamic=False)
+            per_example(compiled, tokens, batch, bf16, args.device, 1)  # the first call compiles
+            first = time.perf_counter() - started
+            ms = 1000 * per_example(compiled, tokens, batch, bf16, args.device, args.repeats)
+            print(f"| {name} | {tokens} | {batch} | {title}, torch.compile (first call {first:.0f} s) | "
+                  f"{'bf16' if bf16 else 'fp32'} | {ms:.1f} |", flush=True)
 
 
 if __name__ == "__main__":
