@@ -265,7 +265,7 @@ def _bf16_offset(scorer: Scorer, gap: np.ndarray, allowed: np.ndarray) -> dict[i
     that cancels the offset. One forward pass of x and x' per row, in bf16."""
     start, end = replace(scorer, ends=None).end_scores()
     off = (end - start) - gap
-    return {row: float(abs(off[row]) / max(abs(gap[row]), ABSOLUTE_FLOOR)) for row in range(len(gap))
+    return {row: float(abs(off[row]) / max(abs(gap[row]), 1e-12)) for row in range(len(gap))  # finite for JSON
             if abs(off[row]) > BF16_OFFSET_SHARE * allowed[row]}
 
 

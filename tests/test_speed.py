@@ -6,11 +6,13 @@ import re
 
 import numpy as np
 import pytest
+import torch
 from captum.attr import IntegratedGradients
 
 import explainers as ex
 import studio.models
 from explainers import api, attribution, scoring
+from explainers.scoring import Scorer
 from helpers import FAMILIES, app, cli
 
 NLI_FAMILIES = ["bart", "deberta-v2", "deberta-v3", "roberta", "xlm-roberta", "bert"]  # as tests/test_zeroshot.py
@@ -210,6 +212,23 @@ def test_a_text_whose_bf16_score_is_off_runs_in_float32_from_the_start(sst2, mon
     monkeypatch.setattr(attribution, "BF16_OFFSET_SHARE", math.inf)  # the check off: bf16 goes on, and stalls
     unchecked = ex.explain(sst2, OFF_IN_BF16, precision="bf16")
     assert "bf16_offset" not in unchecked.extras and unchecked.extras["bf16_stalled_at"] == attribution.BF16_PATIENCE
+
+
+def test_the_bf16_offset_is_a_share_of_f_x_minus_f_baseline_even_when_that_is_tiny():
+    """Where |F(x) - F(x')| is under the absolute floor, the allowed error is the floor, but the offset
+    the page shows ("1.7 % off float32's") is still a share of F(x) - F(x') itself."""
+    def scorer(bf16_gap: float) -> Scorer:  # bf16's F(x') = 0.5 and F(x) = 0.5 + bf16_gap, one row
+        def forward(*embeddings_and_rows):
+            return torch.tensor([0.5, 0.5 + bf16_gap], dtype=torch.float64)
+        x = torch.zeros(1, 3, 2)
+        return Scorer(forward=forward, inputs=(x,), baselines=(x,), owners=())
+
+    gap, allowed = np.array([1e-6]), np.array([1e-4])  # float32's F(x) - F(x'), under the floor
+    assert attribution._bf16_offset(scorer(1e-6 + 1e-4), gap, allowed) == {0: pytest.approx(100.0)}
+    assert attribution._bf16_offset(scorer(1e-6 + 4e-5), gap, allowed) == {}  # within half the allowed error
+    big = np.array([0.5])  # over the floor: a share of the gap, 0.8 % here against 1 % allowed
+    assert attribution._bf16_offset(scorer(0.504), big, 0.01 * big) == {0: pytest.approx(0.008)}
+    assert attribution._bf16_offset(scorer(0.502), big, 0.01 * big) == {}
 
 
 @needs_bf16
