@@ -60,12 +60,16 @@ TEXTS = [
 TOLERANCE = 0.01
 
 
+def scorer_for(clf, text: str):
+    """The scorer ``ex.explain`` builds for ``text``: auto baseline, the predicted label's probability."""
+    task = ex.task_for(clf)
+    row = api._read(task, text, ex.METHODS["integrated_gradients"].resolve({}), None, None)
+    return task.scorer(row.x, [row.target], None, row.baseline_ids, "probability")
+
+
 def integrand(clf, text: str, alphas: np.ndarray, chunk: int = 64) -> tuple[np.ndarray, float]:
     """h at each alpha, and F(x) - F(x') (the auto baseline, probability of the predicted label)."""
-    task = ex.task_for(clf)
-    opts = ex.METHODS["integrated_gradients"].resolve({})
-    row = api._read(task, text, opts, None, None)
-    scorer = task.scorer(row.x, [row.target], None, row.baseline_ids, "probability")
+    scorer = scorer_for(clf, text)
     diffs = [x - b for x, b in zip(scorer.inputs, scorer.baselines)]
     out = []
     for start in range(0, len(alphas), chunk):

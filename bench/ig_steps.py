@@ -36,6 +36,12 @@ import explainers as ex  # noqa: E402
 LONG_TOKENS = (130, 200, 300, 400, 500)
 
 
+def sentences(path: Path) -> list[str]:
+    """The sentences of an SST-2 file (tab-separated, a header line), in order."""
+    lines = path.read_text(encoding="utf-8").splitlines()[1:]
+    return [line.split("\t")[0].strip() for line in lines]
+
+
 def long_texts(sentences: list[str], tokenizer, n: int) -> list[str]:
     """``n`` texts of at least LONG_TOKENS tokens in turn, each of sentences drawn at random (seed 0)."""
     rng, texts = random.Random(0), []
@@ -53,10 +59,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=300)
     parser.add_argument("--long", type=int, default=0, help="explain this many longer texts one at a time instead")
     args = parser.parse_args()
-    lines = args.data.read_text(encoding="utf-8").splitlines()[1:]
-    sentences = [line.split("\t")[0].strip() for line in lines]
+    found = sentences(args.data)
     clf = ex.load("builtin:sst2")
-    texts = long_texts(sentences, clf.tokenizer, args.long) if args.long else sentences[:args.rows]
+    texts = long_texts(found, clf.tokenizer, args.long) if args.long else found[:args.rows]
     precisions = ["fp32"] + (["bf16"] if ex.has_bf16("cpu") else [])
     what = f"{len(texts)} texts made of sentences of" if args.long else f"{len(texts)} sentences of"
     print(f"# {date.today()}, builtin:sst2, {what} {args.data.name}, "
